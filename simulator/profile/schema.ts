@@ -1,0 +1,191 @@
+/**
+ * The card profile: what a virtual My Number Card *is*. A versioned JSON document.
+ *
+ * - holder data, PIN values, keys (PKCS#8 PEM), certificates (PEM), the issuer's integrity
+ *   signatures, and every [I]/[U] behaviour of ../shared/spec/mynumber-card.md as an option with
+ *   the spec's default.
+ * - The card's file contents (EFs) are derived from the profile when the card is built
+ *   (simulator/profile/files.ts); the issuer signatures over them are stored here, so that editing
+ *   the holder data in a profile yields a *tampered* card whose integrity check fails.
+ */
+import { z } from 'zod';
+
+export const PROFILE_FORMAT = 'myna-hil/card-profile';
+export const PROFILE_VERSION = 1;
+
+const hex = z.string().regex(/^(?:[0-9A-Fa-f]{2})*$/, 'must be a hex string (pairs of 0-9, A-F)');
+const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
+const digits = (n: number) => z.string().regex(new RegExp(`^\\d{${n}}$`), `must be exactly ${n} digits`);
+const pem = (label: string) =>
+  z.string().regex(new RegExp(`^-----BEGIN ${label}-----[\\s\\S]+-----END ${label}-----\\s*$`), `must be a PEM ${label}`);
+
+/** My Number check digit (個人番号 check digit, 総務省令 第5条). */
+export function myNumberCheckDigit(first11: string): number {
+  let sum = 0;
+  for (let n = 1; n <= 11; n++) {
+    const p = Number(first11[11 - n]);
+    const q = n <= 6 ? n + 1 : n - 5;
+    sum += p * q;
+  }
+  const r = sum % 11;
+  return r <= 1 ? 0 : 11 - r;
+}
+
+export function isValidMyNumber(s: string): boolean {
+  return /^\d{12}$/.test(s) && myNumberCheckDigit(s.slice(0, 11)) === Number(s[11]);
+}
+
+export const SIGN_PIN_RE = /^[A-Z0-9]{6,16}$/;
+export const FOUR_DIGIT_RE = /^\d{4}$/;
+
+/** The sign password when *set*: 6-16 of A-Z0-9 with at least one letter and one digit. */
+export function isValidSignPassword(v: string): boolean {
+  return SIGN_PIN_RE.test(v) && /[A-Z]/.test(v) && /\d/.test(v);
+}
+
+export const PinKind = z.enum(['sign', 'auth', 'juki', 'kenmen', 'common']);
+export type PinKind = z.infer<typeof PinKind>;
+
+const pinSpec = z.object({
+  /** Current value as the holder would type it (ASCII). */
+  value: z.string(),
+  /** Tries left when the card is made (max when absent; 0 = locked). */
+  remaining: z.number().int().min(0).max(15).optional(),
+});
+
+export const Variant = z.enum(['adult', 'minor', 'expired', 'locked', 'face-auth-only', 'smartphone']);
+export type Variant = z.infer<typeof Variant>;
+
+/** Every [I]/[U] behaviour of the spec as an option; defaults are the spec's. */
+export const Behaviour = z
+  .object({
+    /** Retry limits of the user PINs (spec: sign 5, others 3). */
+    maxTries: z
+      .object({
+        sign: z.number().int().min(1).max(15).default(5),
+        auth: z.number().int().min(1).max(15).default(3),
+        juki: z.number().int().min(1).max(15).default(3),
+        kenmen: z.number().int().min(1).max(15).default(3),
+        common: z.number().int().min(1).max(15).default(3),
+        /** 照合番号A/B and the birth-date key [U]; yuki-js/sc-tools-myna says 3. */
+        verificationKeys: z.number().int().min(1).max(15).default(3),
+      })
+      .prefault({}),
+    /** SELECT DF (also re-selecting the same DF) clears verified flags [I] (spec 9.2). */
+    selectDfClearsVerified: z.boolean().default(true),
+    /** A signature with the sign key keeps the sign password verified [U] (spec 6). */
+    signKeepsVerified: z.boolean().default(true),
+    /** Select a DF by a prefix of its AID (JICSAP allows it) [I]. */
+    allowAidPrefix: z.boolean().default(false),
+    /** SW for a SELECT of an unknown AID [I]. */
+    unknownAidSw: hex.length(4).default('6A82'),
+    /** SW for CHANGE REFERENCE DATA / CHANGE KEY without prior VERIFY [I]. */
+    changeWithoutVerifySw: hex.length(4).default('6982'),
+    /** SW when the new PIN value violates the PIN's format [I] (spec 4.3: 6A80 or 6700). */
+    newPinFormatSw: hex.length(4).default('6A80'),
+    /** SW for VERIFY with more than 16 bytes of data [I]. */
+    verifyTooLongSw: hex.length(4).default('6700'),
+    /** Cards without a signature certificate: EF 0001 / key 001A answer SELECT with this SW [U]. */
+    missingSignCertSw: hex.length(4).default('6A82'),
+    /** Filler byte after the objects in transparent EFs [U] (FF seen after the My Number). */
+    filler: z.number().int().min(0).max(255).default(0xff),
+    /** Physical size of 券面入力補助AP EF 0005 (≥ 256 so fixed 256-byte reads work) [I]. */
+    textApBasicInfoSize: z.number().int().min(160).max(1024).default(256),
+    /** Accept the short forms VERIFY P2 = 80+SFI and READ BINARY by SFI [1]. */
+    sfiShortForms: z.boolean().default(true),
+    /** Answer GET DATA at MF level (spec 3.6) [1]. */
+    getData: z.boolean().default(true),
+    /** RSASSA-PSS salt length in bytes for 80 2A P1 04/05 [U]. */
+    pssSaltLength: z.number().int().min(0).max(222).default(32),
+    /** Reading the auth certificate needs the auth PIN (smartphone JPKI token) [M]. */
+    authCertNeedsPin: z.boolean().default(false),
+  })
+  .prefault({});
+export type Behaviour = z.infer<typeof Behaviour>;
+
+export const ProfileV1 = z.object({
+  format: z.literal(PROFILE_FORMAT),
+  version: z.literal(1),
+  variant: Variant,
+  /** Free text; generator writes what made the card. */
+  comment: z.string().optional(),
+  createdAt: z.string(),
+  holder: z.object({
+    /** Family and given name separated by U+3000. */
+    name: z.string().min(1),
+    /** Alternative name form (e.g. kana or romaji) for the certificate's name-alt OID. */
+    nameAlt: z.string().optional(),
+    address: z.string().min(1),
+    addressAlt: z.string().optional(),
+    birthDate: date,
+    /** JIS X 0303: '1' male, '2' female, '9' not applicable, '0' unknown. */
+    sex: z.enum(['0', '1', '2', '9']),
+    myNumber: digits(12).refine(isValidMyNumber, 'My Number check digit is wrong'),
+  }),
+  card: z.object({
+    /** 15-digit card serial (共通カードAP record 1). */
+    serial: digits(15),
+    /** 全国地方公共団体コード, 5 digits (6 with check digit is not used here). */
+    municipalityCode: digits(5),
+    /** Card expiry date (有効期限). */
+    expiry: date,
+    /** 4-digit security code printed on the card front (part of 照合番号B). */
+    securityCode: digits(4),
+    /** ATR presented on power-up. */
+    atr: hex.min(4),
+    /** JPKI token label in EF 0006 (JPKIAPICCTOKEN2 card, JPKIAPGPSETOKEN Android SE). */
+    tokenLabel: z.string().min(1).max(32),
+    /** 16 ASCII digits in EF 0006 serialNumber. */
+    tokenSerial: digits(16),
+  }),
+  pins: z.object({
+    sign: pinSpec,
+    auth: pinSpec,
+    juki: pinSpec,
+    kenmen: pinSpec,
+    /** 共通カードAP 001C, a separate key reference usually set to the juki value. */
+    common: pinSpec,
+  }),
+  /** PKCS#8 PEM private keys. `sign` is absent on cards without a signature certificate. */
+  keys: z.object({
+    auth: pem('PRIVATE KEY'),
+    sign: pem('PRIVATE KEY').optional(),
+    /** 券面入力補助AP own key (IEF 0013). */
+    textAp: pem('PRIVATE KEY'),
+    /** 券面事項確認AP own key. */
+    faceAp: pem('PRIVATE KEY'),
+    /** 共通カードAP INTERNAL AUTHENTICATE key (IEF 0019). */
+    common: pem('PRIVATE KEY'),
+  }),
+  certificates: z.object({
+    auth: pem('CERTIFICATE'),
+    sign: pem('CERTIFICATE').optional(),
+    authCa: pem('CERTIFICATE'),
+    signCa: pem('CERTIFICATE'),
+  }),
+  /** The test issuer (municipality / JLIS stand-in): signs the 券面 AP integrity data. */
+  issuer: z.object({
+    /** Issuer signing key, PKCS#8 PEM (kept so issuer operations can re-sign). */
+    key: pem('PRIVATE KEY'),
+    /** 16-byte key IDs, hex: the CVC root that certifies the issuer key, and the issuer key. */
+    rootKeyId: hex.length(32),
+    keyId: hex.length(32),
+    /** CVC root public key (SPKI PEM), for clients that check the CVC in EF 0004. */
+    rootPublicKey: pem('PUBLIC KEY'),
+    /** CVC signatures by the root over the issuer key (text AP, face AP), hex. */
+    cvcSignature: hex,
+    /** Signatures over the derived files (hex, 256 bytes each): see simulator/profile/files.ts. */
+    signatures: z.object({
+      textIntegrity: hex, // 券面入力補助AP 0003 DF33
+      textApKey: hex, // 券面入力補助AP 0007 DF52
+      face: hex, // 券面事項確認AP 0002 DF28
+      age: hex, // 券面事項確認AP 0001 DF13
+      myNumberImage: hex, // 券面事項確認AP 0005 DF43
+    }),
+  }),
+  /** JPEG 2000 (JP2) face photo, base64. */
+  photoJp2: z.string().min(1),
+  behaviour: Behaviour,
+});
+export type Profile = z.infer<typeof ProfileV1>;
+export type ProfileInput = z.input<typeof ProfileV1>;
