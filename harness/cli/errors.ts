@@ -1,0 +1,1 @@
+export { InputError as UserError } from '../../simulator/errors.ts';

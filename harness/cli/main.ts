@@ -1,0 +1,45 @@
+/**
+ * The `myna-hil` command line. One yargs command module per file in ./commands; register new ones in
+ * the COMMANDS list below. Every command has --help with examples.
+ *
+ * Exit codes: 0 success, 1 a check failed, 2 bad input (a malformed profile, state file, option).
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import type { CommandModule } from 'yargs';
+import { UserError } from './errors.ts';
+
+const COMMANDS: Array<() => Promise<{ default: CommandModule<any, any> }>> = [
+  () => import('./commands/card.ts'),
+  () => import('./commands/demo.ts'),
+];
+
+async function main(): Promise<void> {
+  const modules = await Promise.all(COMMANDS.map(async (load) => (await load()).default));
+  let cli = yargs(hideBin(process.argv))
+    .scriptName('myna-hil')
+    .usage('$0 <command> [options]\n\nVirtual My Number Card (マイナンバーカード) simulator and test harness.')
+    .strict()
+    .demandCommand(1, 'Name a command; see the list above.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      console.error(y.help ? `${msg}\n\nRun with --help for usage.` : msg);
+      process.exit(2);
+    });
+  for (const m of modules) cli = cli.command(m);
+  await cli.parseAsync();
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UserError) {
+    console.error(`myna-hil: ${err.message}`);
+    process.exit(err.exitCode);
+  }
+  console.error(err);
+  process.exit(1);
+});
