@@ -1,0 +1,409 @@
+/**
+ * The virtual My Number Card: bytes in, bytes out. No sockets, files or PC/SC in here.
+ *
+ * Security state model: spec section 9. Power-up, warm reset and DF selection clear the selected EF
+ * and every verified flag; retry counters and PIN values live in the persistent state
+ * (simulator/state) and survive all of that.
+ */
+import { randomBytes, sign } from 'node:crypto';
+import { type CommandApdu, encodeResponse, parseCommand } from '../apdu/codec.ts';
+import { CardError, SW } from '../apdu/sw.ts';
+import type { Pin, PinId } from '../pin/pin.ts';
+import type { Behaviour } from '../profile/schema.ts';
+import { computeSignature } from './crypto.ts';
+import type { Access, Applet, Ef, KeyEf, PinEf } from './model.ts';
+import type { SmartCard } from './types.ts';
+
+interface Reply {
+  data?: Uint8Array;
+  sw: number;
+}
+
+const OK: Reply = { sw: SW.OK };
+const fail = (sw: number, why?: string): never => {
+  throw new CardError(sw, why);
+};
+
+/**
+ * Thrown by the power-loss test seam: the card "lost power" mid-command. It is the only exception
+ * that escapes transmit(), because a card without power answers nothing.
+ */
+export class PowerLoss extends Error {
+  constructor() {
+    super('power lost mid-command (fault injection)');
+    this.name = 'PowerLoss';
+  }
+}
+
+export interface CardParts {
+  atr: Uint8Array;
+  applets: Applet[];
+  mf: Applet;
+  pins: Record<PinId, Pin>;
+  behaviour: Behaviour;
+  /** MF-level GET DATA objects by tag. */
+  getData: Map<number, Uint8Array>;
+}
+
+export class VirtualCard implements SmartCard {
+  private powered = false;
+  private df: Applet;
+  private ef: Ef | null = null;
+  private readonly verified = new Set<Pin>();
+  /** The auth PIN was verified since the last power-up or reset (for the sign-password re-initialisation). */
+  private authVerifiedThisSession = false;
+  private readonly atrBytes: Uint8Array;
+
+  constructor(private readonly parts: CardParts) {
+    this.atrBytes = parts.atr;
+    this.df = parts.mf;
+  }
+
+  // ---- SmartCard ---------------------------------------------------------------------------
+
+  atr(): Uint8Array {
+    return this.atrBytes;
+  }
+
+  powerUp(): void {
+    this.clearVolatile();
+    this.powered = true;
+  }
+
+  powerDown(): void {
+    this.clearVolatile();
+    this.powered = false;
+  }
+
+  reset(): void {
+    this.clearVolatile();
+    this.powered = true;
+  }
+
+  transmit(command: Uint8Array): Uint8Array {
+    // A command to an unpowered card powers it (as a contactless card entering the field) [I].
+    if (!this.powered) this.powerUp();
+    try {
+      const r = this.execute(parseCommand(command));
+      return encodeResponse(r.data, r.sw);
+    } catch (err) {
+      if (err instanceof CardError) return encodeResponse(undefined, err.sw);
+      if (err instanceof PowerLoss) {
+        this.powerDown();
+        throw err;
+      }
+      // A bug in a handler must never take the card (and with vpcd, the reader) down.
+      return encodeResponse(undefined, SW.NO_PRECISE_DIAGNOSIS);
+    }
+  }
+
+  // ---- introspection for the harness, the issuer and tests ------------------------------------
+
+  get isPowered(): boolean {
+    return this.powered;
+  }
+
+  /** Name of the selected application, or `mf`. */
+  get selectedApplication(): string {
+    return this.df.name;
+  }
+
+  pin(id: PinId): Pin {
+    return this.parts.pins[id];
+  }
+
+  isVerified(id: PinId): boolean {
+    return this.verified.has(this.parts.pins[id]);
+  }
+
+  get authPinVerifiedThisSession(): boolean {
+    return this.authVerifiedThisSession;
+  }
+
+  get behaviour(): Behaviour {
+    return this.parts.behaviour;
+  }
+
+  // ---- dispatch ------------------------------------------------------------------------------
+
+  private clearVolatile(): void {
+    this.df = this.parts.mf;
+    this.ef = null;
+    this.verified.clear();
+    this.authVerifiedThisSession = false;
+  }
+
+  private execute(c: CommandApdu): Reply {
+    const cla = c.cla;
+    const base = cla & 0xf0;
+    if (base !== 0x00 && base !== 0x80) {
+      fail(base === 0x10 || base === 0x90 ? SW.COMMAND_CHAINING_NOT_SUPPORTED : SW.CLA_NOT_SUPPORTED);
+    }
+    if ((cla & 0x03) !== 0) fail(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
+    if ((cla & 0x0c) !== 0) {
+      // Secure messaging is not offered: SELECT → 6882, READ BINARY / VERIFY → 69FC [1]
+      fail(c.ins === 0xb0 || c.ins === 0x20 ? SW.SM_REFUSED : SW.SECURE_MESSAGING_NOT_SUPPORTED);
+    }
+    if (base === 0x00) {
+      switch (c.ins) {
+        case 0xa4:
+          return this.select(c);
+        case 0xb0:
+          return this.readBinary(c);
+        case 0xb2:
+          return this.readRecord(c);
+        case 0x20:
+          return this.verify(c);
+        case 0x24:
+          return this.change(c, 'CHANGE_REFERENCE_DATA');
+        case 0x84:
+          return this.getChallenge(c);
+        case 0x88:
+          return this.internalAuthenticate(c);
+        case 0xca:
+          return this.getData(c);
+        case 0xc0:
+          return fail(SW.CONDITIONS_NOT_SATISFIED, 'no response pending (the card never answers 61xx)');
+        case 0x2a:
+        case 0x32:
+        case 0xa2:
+        case 0xae:
+        case 0xfc:
+        case 0x54:
+          return fail(SW.CLA_NOT_SUPPORTED);
+        default:
+          return fail(SW.INS_NOT_SUPPORTED);
+      }
+    }
+    switch (c.ins) {
+      case 0x2a:
+        return this.computeDigitalSignature(c);
+      case 0x32:
+        return this.change(c, 'CHANGE_KEY');
+      case 0xa2: // terminal card-verifiable certificate: not supported for clients [1]
+        return fail(SW.CONDITIONS_NOT_SATISFIED);
+      case 0xae: // SET SESSION KEY (secure messaging set-up)
+        return fail(this.df.setSessionKeySw ?? SW.CONDITIONS_NOT_SATISFIED);
+      case 0xfc: // iPhone-token "last command" marker: a physical card answers 6700 [1]
+        return fail(SW.WRONG_LENGTH);
+      case 0x54: // UNLOCK KEY: issuer only [U]
+        return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
+      case 0xa4:
+      case 0xb0:
+      case 0xb2:
+      case 0x20:
+      case 0x24:
+      case 0x84:
+      case 0x88:
+      case 0xca:
+      case 0xc0:
+        return fail(SW.CLA_NOT_SUPPORTED);
+      default:
+        return fail(SW.INS_NOT_SUPPORTED);
+    }
+  }
+
+  // ---- SELECT --------------------------------------------------------------------------------
+
+  private select(c: CommandApdu): Reply {
+    if (c.p2 !== 0x0c && c.p2 !== 0x00) fail(SW.INCORRECT_P1P2);
+    switch (c.p1) {
+      case 0x04:
+        return this.selectDf(c.data);
+      case 0x00:
+        if (c.data.length === 0) {
+          // The card has no usable MF: 6A86 in MF state, 90 00 without changing the DF once an
+          // application is selected [1].
+          return this.df.mfState ? fail(SW.INCORRECT_P1P2) : OK;
+        }
+        return this.selectEf(c.data);
+      case 0x02:
+        return this.selectEf(c.data);
+      default:
+        return fail(SW.INCORRECT_P1P2);
+    }
+  }
+
+  private selectDf(name: Uint8Array): Reply {
+    if (name.length < 1 || name.length > 16) fail(SW.WRONG_LENGTH);
+    const prefix = this.parts.behaviour.allowAidPrefix;
+    const applet = this.parts.applets.find((a) =>
+      prefix ? name.length <= a.aid.length && startsWith(a.aid, name) : equalBytes(a.aid, name),
+    );
+    if (!applet) return fail(parseInt(this.parts.behaviour.unknownAidSw, 16), 'unknown AID');
+    this.df = applet;
+    this.ef = null;
+    if (this.parts.behaviour.selectDfClearsVerified) this.verified.clear();
+    return OK;
+  }
+
+  private selectEf(fid: Uint8Array): Reply {
+    if (fid.length !== 2) fail(SW.WRONG_LENGTH);
+    const ef = this.df.efs.get((fid[0] << 8) | fid[1]);
+    if (!ef) return fail(SW.FILE_NOT_FOUND);
+    if (ef.kind === 'absent') return fail(ef.selectSw);
+    this.ef = ef;
+    return OK;
+  }
+
+  /** Resolves a short EF identifier (P2 = 80 + SFI forms); makes the EF current. */
+  private efBySfi(sfi: number): Ef {
+    if (!this.parts.behaviour.sfiShortForms) fail(SW.INCORRECT_P1P2);
+    const ef = this.df.efs.get(sfi);
+    if (!ef) return fail(SW.FILE_NOT_FOUND);
+    if (ef.kind === 'absent') return fail(ef.selectSw);
+    this.ef = ef;
+    return ef;
+  }
+
+  private currentEf(): Ef {
+    return this.ef ?? fail(SW.NO_CURRENT_EF);
+  }
+
+  private allowed(access: Access): boolean {
+    if (access === 'free') return true;
+    if (access === 'never') return false;
+    for (const p of access.anyOf) if (this.verified.has(p)) return true;
+    return false;
+  }
+
+  // ---- READ BINARY / READ RECORD ---------------------------------------------------------------
+
+  private readBinary(c: CommandApdu): Reply {
+    if (c.data.length > 0 || c.ne === 0) fail(SW.WRONG_LENGTH);
+    let ef: Ef;
+    let offset: number;
+    if (c.p1 & 0x80) {
+      if (c.p1 & 0x60) fail(SW.INCORRECT_P1P2);
+      ef = this.efBySfi(c.p1 & 0x1f);
+      offset = c.p2;
+    } else {
+      ef = this.currentEf();
+      offset = (c.p1 << 8) | c.p2;
+    }
+    if (ef.kind !== 'binary') return fail(ef.kind === 'opaque' ? ef.sw : SW.COMMAND_INCOMPATIBLE_WITH_FILE);
+    if (!this.allowed(ef.read)) fail(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (offset >= ef.data.length) fail(SW.WRONG_OFFSET);
+    return { data: ef.data.subarray(offset, Math.min(ef.data.length, offset + c.ne)), sw: SW.OK };
+  }
+
+  private readRecord(c: CommandApdu): Reply {
+    if (c.data.length > 0 || c.ne === 0) fail(SW.WRONG_LENGTH);
+    const mode = c.p2 & 0x07;
+    if (mode === 0x05) fail(SW.FUNCTION_NOT_SUPPORTED);
+    if (mode !== 0x04) fail(SW.INCORRECT_P1P2);
+    const sfi = c.p2 >> 3;
+    const ef = sfi === 0 ? this.currentEf() : this.efBySfi(sfi);
+    if (ef.kind !== 'record') return fail(ef.kind === 'opaque' ? ef.sw : SW.COMMAND_INCOMPATIBLE_WITH_FILE);
+    if (!this.allowed(ef.read)) fail(SW.SECURITY_STATUS_NOT_SATISFIED);
+    const rec = c.p1 >= 1 ? ef.records[c.p1 - 1] : undefined;
+    if (!rec) return fail(SW.RECORD_NOT_FOUND);
+    return { data: rec.subarray(0, Math.min(rec.length, c.ne)), sw: SW.OK };
+  }
+
+  // ---- VERIFY / CHANGE ---------------------------------------------------------------------------
+
+  /** The key reference named by P2: 80 = current EF, 80 + SFI = that EF (short form). */
+  private keyRef(p2: number): Ef {
+    if (p2 === 0x80) return this.currentEf();
+    if (p2 > 0x80 && p2 <= 0x9e) return this.efBySfi(p2 & 0x1f);
+    return fail(SW.INCORRECT_P1P2);
+  }
+
+  private pinEf(p2: number): PinEf {
+    const ef = this.keyRef(p2);
+    if (ef.kind !== 'pin') return fail(ef.kind === 'opaque' ? ef.sw : SW.COMMAND_INCOMPATIBLE_WITH_FILE);
+    return ef;
+  }
+
+  private verify(c: CommandApdu): Reply {
+    if (c.p1 !== 0x00) fail(SW.INCORRECT_P1P2);
+    const pin = this.pinEf(c.p2).pin;
+    if (c.data.length === 0) return { sw: SW.COUNTER | pin.remaining }; // query: never spends a try
+    if (c.data.length > 16) fail(parseInt(this.parts.behaviour.verifyTooLongSw, 16));
+    const outcome = pin.verify(c.data);
+    if (outcome === 'blocked') return fail(SW.REFERENCE_DATA_BLOCKED);
+    if (outcome === 'wrong') {
+      this.verified.delete(pin);
+      return { sw: SW.COUNTER | pin.remaining };
+    }
+    this.verified.add(pin);
+    if (pin.id === 'auth') this.authVerifiedThisSession = true;
+    return OK;
+  }
+
+  private change(c: CommandApdu, kind: 'CHANGE_REFERENCE_DATA' | 'CHANGE_KEY'): Reply {
+    if (c.p1 !== (kind === 'CHANGE_REFERENCE_DATA' ? 0x01 : 0x00)) fail(SW.INCORRECT_P1P2);
+    const pin = this.pinEf(c.p2).pin;
+    if (pin.rule.change !== kind || !pin.rule.validNew) return fail(SW.CONDITIONS_NOT_SATISFIED, 'this key cannot be changed with this command');
+    if (c.data.length === 0) fail(SW.WRONG_LENGTH);
+    if (pin.blocked) fail(SW.REFERENCE_DATA_BLOCKED);
+    if (!this.verified.has(pin)) fail(parseInt(this.parts.behaviour.changeWithoutVerifySw, 16));
+    const value = Buffer.from(c.data).toString('latin1');
+    if (!pin.rule.validNew(value)) fail(parseInt(this.parts.behaviour.newPinFormatSw, 16));
+    pin.setValue(value);
+    return OK;
+  }
+
+  // ---- signatures ------------------------------------------------------------------------------
+
+  private keyFor(p2: number): KeyEf {
+    if (p2 === 0x00) return this.df.ownKey ?? fail(SW.INCORRECT_P1P2);
+    const ef = this.keyRef(p2);
+    if (ef.kind !== 'key') return fail(ef.kind === 'opaque' ? ef.sw : SW.COMMAND_INCOMPATIBLE_WITH_FILE);
+    return ef;
+  }
+
+  private computeDigitalSignature(c: CommandApdu): Reply {
+    if (c.p1 > 0x05) fail(SW.INCORRECT_P1P2);
+    const key = this.keyFor(c.p2);
+    if (key.use !== 'sign') fail(SW.CONDITIONS_NOT_SATISFIED);
+    if (!this.allowed(key.access)) fail(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (c.data.length === 0) fail(SW.WRONG_LENGTH);
+    const sig = computeSignature(key.key, c.p1, c.data, this.parts.behaviour.pssSaltLength);
+    if (key.clearsAfterSign) this.verified.delete(key.clearsAfterSign);
+    return { data: sig, sw: SW.OK };
+  }
+
+  private internalAuthenticate(c: CommandApdu): Reply {
+    if (c.p1 !== 0x00) fail(SW.INCORRECT_P1P2);
+    const key = this.keyFor(c.p2 === 0x00 ? 0x80 : c.p2);
+    if (key.use !== 'internal-auth') fail(key.internalAuthSw ?? SW.CONDITIONS_NOT_SATISFIED);
+    if (!this.allowed(key.access)) fail(SW.SECURITY_STATUS_NOT_SATISFIED);
+    if (c.data.length < 1 || c.data.length > 255) fail(SW.WRONG_LENGTH);
+    return { data: sign('sha256', c.data, key.key), sw: SW.OK };
+  }
+
+  // ---- GET CHALLENGE / GET DATA ------------------------------------------------------------------
+
+  private getChallenge(c: CommandApdu): Reply {
+    if (c.p1 !== 0 || c.p2 !== 0) fail(SW.INCORRECT_P1P2);
+    if (c.extended) fail(SW.CONDITIONS_NOT_SATISFIED);
+    if (c.data.length > 0 || c.ne === 0) fail(SW.WRONG_LENGTH);
+    return { data: randomBytes(c.ne), sw: SW.OK };
+  }
+
+  private getData(c: CommandApdu): Reply {
+    if (!this.parts.behaviour.getData) fail(SW.INS_NOT_SUPPORTED);
+    if (c.data.length > 0) fail(SW.WRONG_LENGTH);
+    const tag = (c.p1 << 8) | c.p2;
+    // Only in the MF / ISD state, except the ATR object 5F51 [1].
+    if (!this.df.mfState && tag !== 0x5f51) fail(SW.REFERENCED_DATA_NOT_FOUND);
+    const obj = this.parts.getData.get(tag) ?? fail(SW.REFERENCED_DATA_NOT_FOUND);
+    const max = c.ne === 0 ? 256 : c.ne;
+    if (obj.length > max) fail(SW.WRONG_LENGTH, 'object longer than Le: retry with extended Le');
+    return { data: obj, sw: SW.OK };
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
+  if (prefix.length > a.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (a[i] !== prefix[i]) return false;
+  return true;
+}

@@ -1,0 +1,44 @@
+/**
+ * Issuer operations: what only the municipality can do, out of band (never as an APDU), and the one
+ * user-side flow the rules allow (pin-rules.md section 3).
+ */
+import { InputError } from '../errors.ts';
+import type { VirtualCard } from '../card/card.ts';
+import { USER_PINS, type UserPinId } from '../pin/pin.ts';
+
+export class IssuerError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IssuerError';
+  }
+}
+
+function userPin(card: VirtualCard, id: string) {
+  if (!(USER_PINS as readonly string[]).includes(id)) {
+    throw new InputError(`unknown PIN "${id}": choose one of ${USER_PINS.join(', ')}`);
+  }
+  return card.pin(id as UserPinId);
+}
+
+/** Municipal counter: the retry counter back to its maximum, the value unchanged (unlocks a locked PIN). */
+export function resetCounter(card: VirtualCard, id: UserPinId): void {
+  userPin(card, id).resetCounter();
+}
+
+/** Municipal counter: a new PIN value (checked against the PIN's format), counter at its maximum. */
+export function setPin(card: VirtualCard, id: UserPinId, value: string): void {
+  const pin = userPin(card, id);
+  if (!pin.rule.validNew?.(value)) throw new InputError(`new ${id} PIN does not match its format (${pin.rule.format})`);
+  pin.setValue(value);
+}
+
+/**
+ * The kiosk / smartphone flow: re-initialise the sign password, allowed only after the auth PIN was
+ * verified in the same card session (since the last power-up or reset) and while it is not locked.
+ */
+export function reinitSignPassword(card: VirtualCard, value: string): void {
+  if (!card.authPinVerifiedThisSession || card.pin('auth').blocked) {
+    throw new IssuerError('the sign password can be re-initialised only after the auth PIN was verified in this card session');
+  }
+  setPin(card, 'sign', value);
+}

@@ -1,0 +1,108 @@
+/**
+ * The card's persistent state: PIN values, retry counters (and thereby lock states) of every key
+ * reference. Profiles say what a card *is*; the state says what has happened to it since.
+ *
+ * A state file is a versioned JSON document written atomically (state/atomic.ts) after every change.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { InputError } from '../errors.ts';
+import type { PinId, PinState } from '../pin/pin.ts';
+import { writeFileAtomic } from './atomic.ts';
+
+export const STATE_FORMAT = 'myna-hil/card-state';
+export const STATE_VERSION = 1;
+
+export interface CardStateDoc {
+  format: typeof STATE_FORMAT;
+  version: typeof STATE_VERSION;
+  /** Fingerprint of the profile this state belongs to. */
+  card: string;
+  updatedAt: string;
+  pins: Partial<Record<PinId, PinState>>;
+}
+
+const PIN_IDS = ['sign', 'auth', 'juki', 'kenmen', 'common', 'textA', 'textB', 'textBlocked', 'faceBirth', 'faceB', 'faceA'] as const;
+
+const pinStateSchema = z.object({ value: z.string(), remaining: z.number().int().min(0).max(15) }).strict();
+const stateSchema = z
+  .object({
+    format: z.literal(STATE_FORMAT),
+    version: z.literal(STATE_VERSION),
+    card: z.string().min(1),
+    updatedAt: z.string(),
+    pins: z.partialRecord(z.enum(PIN_IDS), pinStateSchema),
+  })
+  .strict();
+
+export interface StateStore {
+  /** The stored state, or undefined when none exists yet. */
+  load(): CardStateDoc | undefined;
+  save(doc: CardStateDoc): void;
+  /** Where it lives, for messages. */
+  readonly location: string;
+}
+
+/** Keeps the state in memory only (tests, benchmarks, throw-away cards). */
+export class MemoryStore implements StateStore {
+  readonly location = '(memory)';
+  saves = 0;
+  private doc: CardStateDoc | undefined;
+  constructor(initial?: CardStateDoc) {
+    this.doc = initial && structuredClone(initial);
+  }
+  load(): CardStateDoc | undefined {
+    return this.doc && structuredClone(this.doc);
+  }
+  save(doc: CardStateDoc): void {
+    this.saves++;
+    this.doc = structuredClone(doc);
+  }
+}
+
+/** Parses and validates a state document; errors name the file and the field. */
+export function parseState(text: string, source: string): CardStateDoc {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`${source}: not valid JSON (${(err as Error).message}); fix the file or delete it to start from the profile's initial state`);
+  }
+  if (json && typeof json === 'object') {
+    const o = json as Record<string, unknown>;
+    if (o.format !== STATE_FORMAT) {
+      throw new InputError(`${source}: field format: expected "${STATE_FORMAT}", found ${JSON.stringify(o.format)}; this is not a myna-hil state file`);
+    }
+    if (typeof o.version === 'number' && o.version > STATE_VERSION) {
+      throw new InputError(`${source}: field version: ${o.version} was written by a newer myna-hil (this one reads version ${STATE_VERSION}); upgrade myna-hil`);
+    }
+    if (typeof o.version === 'number' && o.version < STATE_VERSION) {
+      throw new InputError(`${source}: field version: ${o.version} is older than any myna-hil release (${STATE_VERSION}); delete the state file to start from the profile`);
+    }
+  }
+  const r = stateSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const path = issue.path.length ? issue.path.join('.') : '(top level)';
+    throw new InputError(`${source}: field ${path}: ${issue.message}; fix the field or delete the state file to start from the profile`);
+  }
+  return r.data as CardStateDoc;
+}
+
+/** A state file on disk, rewritten atomically on every save. */
+export class FileStore implements StateStore {
+  constructor(readonly location: string) {}
+  load(): CardStateDoc | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.location, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new InputError(`${this.location}: cannot read state file: ${(err as Error).message}`);
+    }
+    return parseState(text, this.location);
+  }
+  save(doc: CardStateDoc): void {
+    writeFileAtomic(this.location, JSON.stringify(doc, null, 2) + '\n');
+  }
+}
