@@ -27,7 +27,14 @@ async function serverAndCard(opts: Partial<VpcdTransportOptions> = {}) {
   await server.listen();
   const card = (opts.card as EchoCard | undefined) ?? new EchoCard();
   const log = collectingLogger();
-  const transport = new VpcdTransport({ port: server.port, logger: log.logger, backoff: { initialMs: 10, maxMs: 100 }, ...opts, card });
+  const transport = new VpcdTransport({
+    port: server.port,
+    logger: log.logger,
+    backoff: { initialMs: 10, maxMs: 100 },
+    faultReinsertDelayMs: 20,
+    ...opts,
+    card,
+  });
   cleanups.push(async () => {
     await transport.stop();
     await server.stop();
@@ -163,6 +170,16 @@ describe('vpcd transport, normal mode (card connects to vpcd)', () => {
     await peer.request(apdu('0002'));
     expect(card.apdus).toBe(2);
     expect(transport.status()).toMatchObject({ visible: true, insertions: 2 });
+  });
+
+  it('after closing on a fault, waits faultReinsertDelayMs before reconnecting (so pcscd sees the removal)', async () => {
+    const { server, transport } = await serverAndCard({ faultReinsertDelayMs: 300 });
+    const retries: Array<{ delayMs: number }> = [];
+    transport.on('retry', (r) => retries.push(r));
+    await server.current!.getAtr();
+    await server.current!.writeRaw(Uint8Array.of(0, 0));
+    await server.peer(1);
+    expect(retries[0].delayMs).toBe(300);
   });
 
   it('caps the backoff at maxMs', async () => {

@@ -57,6 +57,13 @@ export interface VpcdTransportOptions {
   /** Re-arm TCP_QUICKACK after every read (removes Debian vpcd 0.8's 40 ms stall). Default true. */
   quickAck?: boolean;
   backoff?: Partial<BackoffOptions>;
+  /**
+   * connect mode: after the card itself closed the connection (malformed input, power loss), wait at
+   * least this long before connecting again, so that one of pcscd's presence polls (every 0.4 s) sees
+   * the slot empty and clients get a removal and a fresh insertion rather than a card that silently
+   * changed under them. Default 1000 ms.
+   */
+  faultReinsertDelayMs?: number;
   /** Start with the card inserted. Default true. */
   inserted?: boolean;
   /** Default: warnings to console.warn, info dropped. */
@@ -107,6 +114,8 @@ class Connection {
   visible = false;
   closed = false;
   private closeReason: string | undefined;
+  /** The card closed the connection because of a fault (malformed input, power loss). */
+  private byFault = false;
 
   constructor(
     readonly socket: net.Socket,
@@ -117,7 +126,7 @@ class Connection {
       onExchange(e: VpcdExchange): void;
       onProtocolError(reason: string): void;
       onPowerLoss(reason: string): void;
-      onClose(reason: string, wasVisible: boolean): void;
+      onClose(reason: string, wasVisible: boolean, byFault: boolean): void;
     },
   ) {
     socket.setNoDelay(true);
@@ -131,7 +140,7 @@ class Connection {
     });
     socket.on('close', () => {
       this.closed = true;
-      this.hooks.onClose(this.closeReason ?? 'connection closed', this.visible);
+      this.hooks.onClose(this.closeReason ?? 'connection closed', this.visible, this.byFault);
     });
   }
 
@@ -151,6 +160,7 @@ class Connection {
       if (!result.ok) {
         if (result.cause === 'power-loss') {
           this.hooks.onPowerLoss(result.reason);
+          this.byFault = true;
           this.close(result.reason);
           return;
         }
@@ -169,6 +179,7 @@ class Connection {
 
   private reject(reason: string): void {
     this.hooks.onProtocolError(reason);
+    this.byFault = true;
     this.close(`protocol error: ${reason}`);
   }
 }
@@ -180,6 +191,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
   private portValue: number;
   private readonly responder: VpcdResponder;
   private readonly backoff: BackoffOptions;
+  private readonly faultReinsertDelayMs: number;
   private readonly logger: VpcdLogger;
   private readonly quickAckWanted: boolean;
   private quickAck: QuickAck | undefined;
@@ -206,6 +218,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
     this.portValue = opts.port ?? (opts.basePort ?? VPCD_BASE_PORT) + this.slot;
     this.responder = new VpcdResponder(opts.card);
     this.backoff = { initialMs: 50, maxMs: 1000, factor: 2, ...opts.backoff };
+    this.faultReinsertDelayMs = opts.faultReinsertDelayMs ?? 1000;
     this.logger = opts.logger ?? DEFAULT_LOGGER;
     this.quickAckWanted = opts.quickAck ?? true;
     this.wantInserted = opts.inserted ?? true;
@@ -365,7 +378,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
         this.logger.warn(`vpcd slot ${this.slot}: ${reason}; closing the connection (vpcd sees a card that died mid-APDU)`);
         this.emit('power-loss', { reason });
       },
-      onClose: (reason, wasVisible) => {
+      onClose: (reason, wasVisible, byFault) => {
         const fault = this.responder.removed();
         if (fault) this.logger.warn(`vpcd slot ${this.slot}: ${fault}`);
         this.conn = undefined;
@@ -374,7 +387,9 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
         const waiters = this.closeWaiters;
         this.closeWaiters = [];
         for (const w of waiters) w();
-        if (this.mode === 'connect' && this.wantInserted && !this.stopped) this.scheduleRetry(reason);
+        if (this.mode === 'connect' && this.wantInserted && !this.stopped) {
+          this.scheduleRetry(reason, byFault ? this.faultReinsertDelayMs : 0);
+        }
       },
     });
     this.logger.info(`vpcd slot ${this.slot}: connected (${remote}); waiting for vpcd's first GET ATR`);
@@ -406,13 +421,17 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
     });
   }
 
-  private scheduleRetry(error: string): void {
+  private scheduleRetry(error: string, minDelayMs = 0): void {
     if (this.retryTimer) return;
-    const delayMs = Math.min(this.backoff.maxMs, this.backoff.initialMs * this.backoff.factor ** this.attempt);
+    const backoff = Math.min(this.backoff.maxMs, this.backoff.initialMs * this.backoff.factor ** this.attempt);
+    const delayMs = Math.max(backoff, minDelayMs);
     this.attempt++;
     this.emit('retry', { attempt: this.attempt, delayMs, error });
     if (this.attempt === 1 || this.attempt % 10 === 0) {
-      this.logger.info(`vpcd slot ${this.slot}: cannot reach vpcd at ${this.host}:${this.portValue} (${error}); retrying (attempt ${this.attempt}, every ≤ ${this.backoff.maxMs} ms)`);
+      this.logger.info(
+        `vpcd slot ${this.slot}: (re)connecting to vpcd at ${this.host}:${this.portValue} in ${delayMs} ms ` +
+          `(attempt ${this.attempt}; last: ${error}; backoff up to ${this.backoff.maxMs} ms)`,
+      );
     }
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
