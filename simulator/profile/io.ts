@@ -155,7 +155,9 @@ export function parseProfile(text: string, source: string, migrations: ReadonlyM
   } catch (e) {
     const at = jsonErrorOffset(text);
     const where = at >= 0 ? `${source}:${lineColumn(text, at)}` : source;
-    throw new InputError(`${where}: not valid JSON: ${(e as Error).message} (fix: correct the JSON there, or ${REGENERATE})`);
+    // V8 may quote the text around the error: drop it (it can hold PIN values), and the position.
+    const why = (e as Error).message.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+    throw new InputError(`${where}: not valid JSON: ${why} (fix: correct the JSON there, or ${REGENERATE})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new InputError(`${source}: this is not a myna-hil card profile (the file holds a JSON ${json === null ? 'null' : Array.isArray(json) ? 'array' : typeof json}, a profile is an object) (fix: give a file made by \`myna-hil card new\`)`);
