@@ -1,0 +1,166 @@
+/**
+ * Persistence: counters and PIN values survive in the state file; the counter is persisted before the
+ * comparison (pulling power there still spends the try); bad state files fail with a message naming
+ * the file and the field; writes are atomic. Issuer operations.
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cardFromProfile } from '../../simulator/card/build.ts';
+import { PowerLoss } from '../../simulator/card/card.ts';
+import { InputError } from '../../simulator/errors.ts';
+import { IssuerError, reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
+import type { Profile } from '../../simulator/profile/schema.ts';
+import { FileStore, parseState } from '../../simulator/state/store.ts';
+import { testProfile, tx, verifyCmd } from '../support/card.ts';
+
+const JPKI = '00A4040C0AD392F000260100000001';
+let profile: Profile;
+let dir: string;
+beforeAll(async () => {
+  profile = await testProfile();
+  dir = mkdtempSync(join(tmpdir(), 'myna-hil-state-'));
+});
+
+const fresh = (name: string) => join(dir, `${name}-${Math.random().toString(36).slice(2)}.json`);
+
+describe('state file', () => {
+  it('keeps counters and PIN values across card instances (a new process, a re-insertion)', () => {
+    const path = fresh('persist');
+    const a = cardFromProfile(profile, { store: new FileStore(path) });
+    tx(a, JPKI);
+    tx(a, '00A4020C020018');
+    expect(tx(a, verifyCmd('0000')).swHex).toBe('63C2');
+    tx(a, '00A4020C02001B');
+    tx(a, verifyCmd(profile.pins.sign.value));
+    expect(tx(a, '0024018008' + Buffer.from('CHANGED1').toString('hex')).swHex).toBe('9000');
+
+    const b = cardFromProfile(profile, { store: new FileStore(path) });
+    expect(b.pin('auth').remaining).toBe(2);
+    tx(b, JPKI);
+    tx(b, '00A4020C02001B');
+    expect(tx(b, verifyCmd('CHANGED1')).swHex).toBe('9000');
+    const text = readFileSync(path, 'utf8');
+    expect(JSON.parse(text).pins.auth.remaining).toBe(2);
+  });
+
+  it('a pulled power between the counter write and the comparison still spends the try', () => {
+    const path = fresh('powerloss');
+    let armed = false;
+    const card = cardFromProfile(profile, {
+      store: new FileStore(path),
+      afterCounterWrite: () => {
+        if (armed) throw new PowerLoss();
+      },
+    });
+    tx(card, JPKI);
+    tx(card, '00A4020C020018');
+    armed = true;
+    // even the *correct* PIN: power is gone before the card compares
+    expect(() => card.transmit(Buffer.from(verifyCmd(profile.pins.auth.value).replace(/\s/g, ''), 'hex'))).toThrow(PowerLoss);
+    expect(card.isPowered).toBe(false);
+    const after = cardFromProfile(profile, { store: new FileStore(path) });
+    expect(after.pin('auth').remaining).toBe(2);
+    tx(after, JPKI);
+    tx(after, '00A4020C020018');
+    expect(tx(after, '00200080').swHex).toBe('63C2');
+  });
+
+  it('is written atomically: no temporary file is left and the file is always complete JSON', () => {
+    const path = fresh('atomic');
+    const card = cardFromProfile(profile, { store: new FileStore(path) });
+    tx(card, JPKI);
+    tx(card, '00A4020C02001B');
+    for (let i = 0; i < 3; i++) {
+      tx(card, verifyCmd('WRONG' + i));
+      expect(() => JSON.parse(readFileSync(path, 'utf8'))).not.toThrow();
+    }
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('rejects a state file of another card, naming the file and the field', () => {
+    const path = fresh('other');
+    cardFromProfile(profile, { store: new FileStore(path) });
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    doc.card = '000000000000000:deadbeefdeadbeef';
+    writeFileSync(path, JSON.stringify(doc));
+    expect(() => cardFromProfile(profile, { store: new FileStore(path) })).toThrow(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field card: this state belongs to another card`));
+  });
+
+  it.each([
+    ['not JSON', '{ "format": ', /not valid JSON/],
+    ['another format', '{"format":"x","version":1}', /field format: expected "myna-hil\/card-state"/],
+    ['a newer version', '{"format":"myna-hil/card-state","version":9}', /field version: 9 was written by a newer myna-hil/],
+    ['an older version', '{"format":"myna-hil/card-state","version":0}', /field version: 0 is older/],
+    ['a bad counter', '{"format":"myna-hil/card-state","version":1,"card":"c","updatedAt":"","pins":{"auth":{"value":"1234","remaining":-1}}}', /field pins\.auth\.remaining/],
+    ['an unknown PIN', '{"format":"myna-hil/card-state","version":1,"card":"c","updatedAt":"","pins":{"nope":{"value":"1234","remaining":1}}}', /field pins/],
+  ])('rejects %s with a clear message', (_what, text, re) => {
+    const e = (() => {
+      try {
+        parseState(text, 'card.state.json');
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as Error).message).toMatch(/^card\.state\.json: /);
+    expect((e as Error).message).toMatch(re);
+  });
+
+  it('rejects a counter above the PIN maximum', () => {
+    const path = fresh('over');
+    cardFromProfile(profile, { store: new FileStore(path) });
+    const doc = JSON.parse(readFileSync(path, 'utf8'));
+    doc.pins.auth.remaining = 9;
+    writeFileSync(path, JSON.stringify(doc));
+    expect(() => cardFromProfile(profile, { store: new FileStore(path) })).toThrow(/field pins\.auth\.remaining: 9 is above the maximum of 3/);
+  });
+});
+
+describe('issuer operations', () => {
+  const lockAuth = () => {
+    const card = cardFromProfile(profile);
+    tx(card, JPKI);
+    tx(card, '00A4020C020018');
+    for (let i = 0; i < 3; i++) tx(card, verifyCmd('0000'));
+    expect(card.pin('auth').blocked).toBe(true);
+    return card;
+  };
+
+  it('reset a counter: a locked PIN works again with its old value', () => {
+    const card = lockAuth();
+    resetCounter(card, 'auth');
+    tx(card, JPKI);
+    tx(card, '00A4020C020018');
+    expect(tx(card, '00200080').swHex).toBe('63C3');
+    expect(tx(card, verifyCmd(profile.pins.auth.value)).swHex).toBe('9000');
+  });
+
+  it('set a new PIN value: checked against the format, counter reset', () => {
+    const card = lockAuth();
+    expect(() => setPin(card, 'auth', '12345')).toThrow(/4 digits/);
+    expect(() => setPin(card, 'sign', 'ABCDEF')).toThrow(/at least one letter and one digit/);
+    setPin(card, 'auth', '4321');
+    tx(card, JPKI);
+    tx(card, '00A4020C020018');
+    expect(tx(card, verifyCmd('4321')).swHex).toBe('9000');
+  });
+
+  it('re-initialise the sign password only after the auth PIN was verified in the same session', () => {
+    const card = cardFromProfile(profile);
+    tx(card, JPKI);
+    tx(card, '00A4020C02001B');
+    for (let i = 0; i < 5; i++) tx(card, verifyCmd('WRONG1'));
+    expect(card.pin('sign').blocked).toBe(true);
+    expect(() => reinitSignPassword(card, 'FRESH12')).toThrow(IssuerError);
+    tx(card, '00A4020C020018');
+    expect(tx(card, verifyCmd(profile.pins.auth.value)).swHex).toBe('9000');
+    tx(card, JPKI); // selecting a DF clears the verified flag, not the session
+    reinitSignPassword(card, 'FRESH12');
+    tx(card, '00A4020C02001B');
+    expect(tx(card, verifyCmd('FRESH12')).swHex).toBe('9000');
+    card.reset();
+    expect(() => reinitSignPassword(card, 'AGAIN12')).toThrow(IssuerError);
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * Test support: one generated profile per variant per test worker (generation costs about a second),
+ * fresh cards from it, and an exchange helper.
+ */
+import { cardFromProfile, type CardOptions } from '../../simulator/card/build.ts';
+import type { VirtualCard } from '../../simulator/card/card.ts';
+import { fromHex, parseResponse, toHex } from '../../simulator/apdu/codec.ts';
+import { generateProfile } from '../../simulator/profile/generate.ts';
+import type { Profile, Variant } from '../../simulator/profile/schema.ts';
+
+const cache = new Map<Variant, Promise<Profile>>();
+
+export function testProfile(variant: Variant = 'adult'): Promise<Profile> {
+  let p = cache.get(variant);
+  if (!p) {
+    p = generateProfile({ variant });
+    cache.set(variant, p);
+  }
+  return p;
+}
+
+export async function newCard(variant: Variant = 'adult', options: CardOptions = {}): Promise<VirtualCard> {
+  return cardFromProfile(await testProfile(variant), options);
+}
+
+export interface Exchange {
+  data: Uint8Array;
+  sw: number;
+  /** SW as 4 hex digits, for readable assertions. */
+  swHex: string;
+}
+
+/** Sends a command given as hex (spaces allowed) or bytes and splits the response. */
+export function tx(card: { transmit(c: Uint8Array): Uint8Array }, cmd: string | Uint8Array): Exchange {
+  const raw = card.transmit(typeof cmd === 'string' ? fromHex(cmd) : cmd);
+  const r = parseResponse(raw);
+  return { data: r.data, sw: r.sw, swHex: r.sw.toString(16).toUpperCase().padStart(4, '0') };
+}
+
+export const ascii = (s: string): string => toHex(Buffer.from(s, 'latin1'));
+
+/** `00 20 00 80 Lc <ascii>` as hex. */
+export const verifyCmd = (value: string): string => `002000 80 ${(value.length).toString(16).padStart(2, '0')} ${ascii(value)}`;
