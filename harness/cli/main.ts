@@ -12,6 +12,7 @@ import { UserError } from './errors.ts';
 const COMMANDS: Array<() => Promise<{ default: CommandModule<any, any> }>> = [
   () => import('./commands/card.ts'),
   () => import('./commands/demo.ts'),
+  () => import('./commands/issuer.ts'),
 ];
 
 async function main(): Promise<void> {
@@ -26,9 +27,9 @@ async function main(): Promise<void> {
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((msg, err, y) => {
+    .fail((msg, err) => {
       if (err) throw err;
-      console.error(y.help ? `${msg}\n\nRun with --help for usage.` : msg);
+      console.error(`myna-hil: ${msg}\nRun with --help for usage and examples.`);
       process.exit(2);
     });
   for (const m of modules) cli = cli.command(m);
