@@ -1,0 +1,181 @@
+/**
+ * `myna-hil serve`: one card in one vpcd slot, until stopped. The CLI module
+ * (harness/cli/commands/serve.ts) parses options and signals; this file does the work and is what
+ * tests drive, with any {@link SmartCard} from an injected `buildCard`.
+ *
+ * What it prints (one line each, timestamped): the card becoming visible to pcscd (the first GET ATR
+ * on a connection), removals, power events from the reader, every APDU exchange with VERIFY / CHANGE
+ * REFERENCE DATA / CHANGE KEY data redacted (simulator/apdu/trace.ts), card faults and protocol errors.
+ * GET ATR presence polls (every 0.4 s) only with `verbose`.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatExchange } from '../../simulator/apdu/trace.ts';
+import type { SmartCard } from '../../simulator/card/types.ts';
+import { VpcdTransport, VPCD_BASE_PORT, type VpcdExchange } from '../../simulator/transport/vpcd/index.ts';
+import { vpcdReaderName } from '../pcsc/index.ts';
+import { ControlServer } from './control.ts';
+
+/** A card serve can run: a SmartCard, optionally with a close() to release files on shutdown. */
+export type ServableCard = SmartCard & { close?(): void | Promise<void> };
+
+/** The seam to the card core: simulator/card/load.ts's buildCard has this shape. */
+export type BuildCard = (profilePath: string, statePath?: string, atr?: string) => ServableCard | Promise<ServableCard>;
+
+export interface ServeOptions {
+  /** Card profile file. */
+  card: string;
+  /** State file (PINs, retry counters); created on first use. Omit for an in-memory state. */
+  state?: string;
+  /** ATR override, hex. */
+  atr?: string;
+  /** vpcd slot: 0 or 1 with Debian's vpcd. */
+  slot: number;
+  /** vpcd's host (connect) or the address to listen on (reversed). Default 127.0.0.1. */
+  host?: string;
+  /** vpcd's port for slot 0. Default 35963. */
+  basePort?: number;
+  /** Reversed mode: the card listens and vpcd connects. */
+  reversed?: boolean;
+  /** Card-side TCP_QUICKACK fix. Default true. */
+  quickAck?: boolean;
+  /** Control socket path. Default {@link defaultControlPath}. */
+  control?: string;
+  /** Also log GET ATR presence polls. */
+  verbose?: boolean;
+}
+
+export interface ServeIO {
+  /** One log line (stdout in the CLI). */
+  out(line: string): void;
+  /** One error/warning line (stderr in the CLI). */
+  err(line: string): void;
+  /** Clock for timestamps (tests pin it). */
+  now?(): Date;
+}
+
+export interface RunningServe {
+  readonly transport: VpcdTransport;
+  readonly card: ServableCard;
+  readonly control: ControlServer;
+  /** Toggles removal (SIGUSR1). */
+  toggle(): Promise<void>;
+  /** Warm-resets the card in place (SIGUSR2, control `reset`); returns the fault if the card threw. */
+  reset(source: string): string | undefined;
+  /** Stops: removes the card from the reader, closes the control socket, closes the card. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** `$XDG_RUNTIME_DIR` (or the temp dir) + `myna-hil-serve-slot<N>.sock`. */
+export function defaultControlPath(slot: number): string {
+  return join(process.env.XDG_RUNTIME_DIR || tmpdir(), `myna-hil-serve-slot${slot}.sock`);
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().slice(11, 23);
+}
+
+export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: ServeIO): Promise<RunningServe> {
+  const now = io.now ?? (() => new Date());
+  const slot = opts.slot;
+  const tag = `slot ${slot}`;
+  const log = (line: string) => io.out(`${stamp(now())} ${tag} ${line}`);
+  const warn = (line: string) => io.err(`${stamp(now())} ${tag} warning: ${line}`);
+
+  const card = await buildCard(opts.card, opts.state, opts.atr);
+  const mode = opts.reversed ? 'listen' : 'connect';
+  const transport = new VpcdTransport({
+    card,
+    slot,
+    mode,
+    host: opts.host ?? '127.0.0.1',
+    basePort: opts.basePort ?? VPCD_BASE_PORT,
+    quickAck: opts.quickAck ?? true,
+    logger: { info: () => {}, warn },
+  });
+  const reader = vpcdReaderName(slot);
+  let everVisible = false;
+  transport.on('visible', () => {
+    log(`card visible to pcscd (reader "${reader}" with Debian's vpcd)`);
+    everVisible = true;
+  });
+  transport.on('connected', ({ remote }) => log(`connected to vpcd (${remote}); waiting for its first poll`));
+  transport.on('disconnected', ({ reason, wasVisible }) => log(`${wasVisible ? 'card out of the reader' : 'vpcd connection closed'} (${reason})`));
+  transport.on('retry', ({ attempt, error }) => {
+    if (attempt === 1 && !everVisible) {
+      log(`waiting for vpcd at ${transport.host}:${transport.port} (${error}); is pcscd running? bash scripts/pcsc-stack.sh start`);
+    }
+  });
+  transport.on('exchange', (e: VpcdExchange) => {
+    switch (e.kind) {
+      case 'get-atr':
+        if (opts.verbose) log('GET ATR (presence poll)');
+        break;
+      case 'apdu':
+        for (const line of formatExchange(e.command!, e.reply!, e.cardMs).split('\n')) log(line);
+        break;
+      default:
+        log(`reader: ${e.kind}`);
+    }
+  });
+
+  const resetCard = (source: string): string | undefined => {
+    const fault = transport.reset();
+    if (!fault) log(`card reset in place (${source}): volatile state cleared`);
+    return fault;
+  };
+
+  let control: ControlServer | undefined;
+  try {
+    await transport.start();
+    control = await ControlServer.listen(opts.control ?? defaultControlPath(slot), {
+      remove: async () => {
+        await transport.remove();
+        log('removed (control)');
+      },
+      insert: async () => {
+        await transport.insert();
+        log('inserted (control)');
+      },
+      reset: () => resetCard('control'),
+      status: () => transport.status(),
+    });
+  } catch (err) {
+    await transport.stop();
+    await card.close?.();
+    throw err;
+  }
+  const where = mode === 'connect' ? `connecting to vpcd at ${transport.host}:${transport.port}` : `listening for vpcd on ${transport.host}:${transport.port} (reversed mode)`;
+  const qa = transport.status().quickAck;
+  log(`serving ${opts.card}${opts.state ? ` (state ${opts.state})` : ''} in vpcd slot ${slot}, ${where}`);
+  log(`TCP_QUICKACK fix: ${qa.available ? 'on' : `off (${qa.reason})`}`);
+  log(`control: ${control.path} (POST /remove, /insert, /reset; GET /status); pid ${process.pid}`);
+
+  let stopping: Promise<void> | undefined;
+  const ctl = control;
+  return {
+    transport,
+    card,
+    control: ctl,
+    reset: resetCard,
+    async toggle() {
+      if (transport.status().stopped) return;
+      if (transport.status().inserted) {
+        await transport.remove();
+        log('removed (signal)');
+      } else {
+        await transport.insert();
+        log('inserted (signal)');
+      }
+    },
+    stop() {
+      stopping ??= (async () => {
+        await transport.stop();
+        await ctl.close();
+        await card.close?.();
+        log('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
