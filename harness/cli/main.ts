@@ -13,6 +13,7 @@ const COMMANDS: Array<() => Promise<{ default: CommandModule<any, any> }>> = [
   () => import('./commands/card.ts'),
   () => import('./commands/demo.ts'),
   () => import('./commands/issuer.ts'),
+  () => import('./commands/serve.ts'),
 ];
 
 async function main(): Promise<void> {
