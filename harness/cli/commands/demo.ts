@@ -10,6 +10,7 @@ import { generateProfile } from '../../../simulator/profile/generate.ts';
 import type { Profile } from '../../../simulator/profile/schema.ts';
 import { FileStore, MemoryStore } from '../../../simulator/state/store.ts';
 import { inProcessChannel } from '../../flows/channel.ts';
+import { authenticityFlow } from '../../flows/authenticity.ts';
 import { runFlows, SPEC_FLOWS } from '../../flows/spec-flows.ts';
 
 interface Args {
@@ -32,6 +33,7 @@ const cmd: CommandModule<object, Args> = {
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the checks, not each exchange' })
       .example('$0 demo', 'fresh card, all flows, every exchange printed')
       .example('$0 demo --card card.json --flow 11.1 --quiet', 'one flow on a saved card, checks only')
+      .example('$0 demo --flow auth-check', 'the authenticity check of the 券面 APs (CVC, integrity record, card-face signature)')
       .example('$0 demo --save reports/demo-card.json', 'keep the generated card for later runs'),
   handler: async (args) => {
     let profile: Profile;
@@ -50,9 +52,11 @@ const cmd: CommandModule<object, Args> = {
     }
     const card = cardFromProfile(profile, { store: args.state ? new FileStore(args.state) : new MemoryStore() });
     card.powerUp();
-    const flows = args.flow?.length ? SPEC_FLOWS.filter((f) => args.flow!.includes(f.id)) : SPEC_FLOWS;
+    // the destructive error-trace flow last, so that the others see a card with full counters
+    const all = [...SPEC_FLOWS.filter((f) => !f.destructive), authenticityFlow(profile.issuer.rootPublicKey), ...SPEC_FLOWS.filter((f) => f.destructive)];
+    const flows = args.flow?.length ? all.filter((f) => args.flow!.includes(f.id)) : all;
     if (!flows.length) {
-      console.error(`no flow matches ${args.flow?.join(', ')}; the flows are ${SPEC_FLOWS.map((f) => f.id).join(', ')}`);
+      console.error(`no flow matches ${args.flow?.join(', ')}; the flows are ${all.map((f) => f.id).join(', ')}`);
       process.exit(2);
     }
     const results = await runFlows(
