@@ -36,7 +36,8 @@
  * `smartphone` is the Android JPKI token (label `JPKIAPGPSETOKEN`, auth certificate behind the PIN).
  *
  * Certificates: validity from the creation time to the end of the expiry day in Japan (for `expired`:
- * from 5 years before expiry); CA certificates one day earlier to 5 years after. Subjects
+ * from the start of the day 5 years before expiry); CA certificates from one day earlier to 5 years
+ * after. Subjects
  * `CN=<20 random digits>, C=JP` [I] (spec 3.1 shows `CN=<serial-like digits>, C=JP`).
  */
 import { createPublicKey, generateKeyPair, randomBytes, randomInt, type KeyObject } from 'node:crypto';
@@ -160,6 +161,8 @@ function yearsBefore(date: string, years: number): string {
 
 /** End of an expiry day in Japan (23:59:59 JST). */
 const endOfDayJapan = (date: string): Date => new Date(Date.parse(`${date}T23:59:59Z`) - JST_MS);
+/** Start of a day in Japan (00:00:00 JST). */
+const startOfDayJapan = (date: string): Date => new Date(Date.parse(`${date}T00:00:00Z`) - JST_MS);
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -319,7 +322,7 @@ export async function generateProfile(options: GenerateOptions = {}): Promise<Pr
   // Certificates (spec 3.1)
   const createdAt = new Date(Math.floor(r.now.getTime() / 1000) * 1000);
   const notAfter = endOfDayJapan(r.expiry);
-  const notBefore = r.variant === 'expired' ? endOfDayJapan(yearsBefore(r.expiry, 5)) : createdAt;
+  const notBefore = r.variant === 'expired' ? startOfDayJapan(yearsBefore(r.expiry, 5)) : createdAt;
   const caNotBefore = new Date(notBefore.getTime() - 86400_000);
   const caNotAfter = endOfDayJapan(yearsBefore(r.expiry, -5));
   const ca = (purpose: 'user authentication' | 'digital signature', k: KeyObject) => {

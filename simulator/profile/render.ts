@@ -7,8 +7,8 @@
  * - ASCII (and its full-width forms U+FF01..FF5E, as used for block numbers in addresses) is drawn
  *   with a built-in 5×7 bitmap font; lower case is drawn as upper case; characters without a glyph
  *   get the box pattern below. Half-width characters take 6 px, full-width ones 12 px.
- * - Every other character (kanji, kana) is a 10×10 box whose 4×4 interior pattern is derived from its
- *   code point: not legible, but distinct per character and identical on every run.
+ * - Every other character (kanji, kana) is a 10×10 box with a pattern of dots derived from its code
+ *   point: not legible, but (almost always) distinct per character and identical on every run.
  * So the 12 digits of a My Number are exactly 72×12 and a 4-digit security code 24×12, as on a card.
  */
 import { crc32, deflateSync } from 'node:zlib';
@@ -53,7 +53,7 @@ function drawGlyph(b: Bitmap, x0: number, rows: number[]): void {
   }
 }
 
-/** 10×10 box with a 4×4 pattern of 2×2 blocks taken from a hash of the code point. */
+/** 10×10 box outline with a 4×4 grid of dots inside, the dots chosen by a hash of the code point. */
 function drawBox(b: Bitmap, x0: number, cp: number): void {
   let h = Math.imul(cp ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
@@ -66,8 +66,7 @@ function drawBox(b: Bitmap, x0: number, cp: number): void {
   }
   for (let k = 0; k < 16; k++) {
     if (!((h >>> k) & 1)) continue;
-    const bx = x0 + 2 + (k % 4) * 2, by = 2 + Math.floor(k / 4) * 2;
-    for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) b.ink[(by + dy) * b.width + bx + dx] = 1;
+    b.ink[(3 + Math.floor(k / 4) * 2) * b.width + x0 + 3 + (k % 4) * 2] = 1;
   }
 }
 
