@@ -208,7 +208,10 @@ cmd_start() {
     pid=$!
     if ! wait_until "$READY_TIMEOUT" ready_or_dead "$pid"; then
       print_log
-      die "pcscd (pid $pid) not ready within ${READY_TIMEOUT} s"
+      # Do not leave a half-started pcscd behind.
+      kill -TERM "$pid" 2>/dev/null || true
+      wait_until "$STOP_TIMEOUT" pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+      die "pcscd (pid $pid) not ready within ${READY_TIMEOUT} s; stopped it"
     fi
     # pcscd writes its own pid file: trust it over $! (setsid forks when it must).
     local real=""
