@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Entry point of the `myna-hil` command: runs the TypeScript CLI through tsx's loader.
-import { register } from 'tsx/esm/api';
+// Entry point of the `myna-hil` command: the TypeScript CLI, bundled once by bin/launch.mjs.
+import { run } from './launch.mjs';
 
-register();
-await import('../harness/cli/main.ts');
+process.setSourceMapsEnabled(true);
+await run('harness/cli/main.ts');
