@@ -41,7 +41,6 @@
  * `CN=<20 random digits>, C=JP` [I] (spec 3.1 shows `CN=<serial-like digits>, C=JP`).
  */
 import { createPublicKey, generateKeyPair, randomBytes, randomInt, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import * as a from '@peculiar/asn1-x509';
 import { InputError } from '../errors.ts';
@@ -70,6 +69,7 @@ import {
 } from './certs.ts';
 import { cvcDigestInfo, deriveFiles, issuerDigestInfos, keyId, signDigestInfo } from './files.ts';
 import { EARLIEST_ERA_DATE } from './era.ts';
+import { PHOTO_JP2_BASE64 } from './fixtures/photo.ts';
 
 export interface GenerateOptions {
   variant?: Variant;
@@ -181,7 +181,6 @@ interface Resolved {
 }
 
 const JP2_SIGNATURE = Uint8Array.of(0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a);
-const DEFAULT_PHOTO = new URL('./fixtures/photo.jp2', import.meta.url);
 
 function checkText(option: 'name' | 'nameAlt' | 'address' | 'addressAlt', v: string, max: number): string {
   const n = [...v].length;
@@ -271,7 +270,7 @@ function resolve(o: GenerateOptions): Resolved {
     throw bad('municipality', 'must be a 5-digit 全国地方公共団体コード whose first two digits are a prefecture 01-47', 'e.g. 13101 (千代田区)');
   }
 
-  const photo = o.photoJp2 ?? new Uint8Array(readFileSync(DEFAULT_PHOTO));
+  const photo = o.photoJp2 ?? new Uint8Array(Buffer.from(PHOTO_JP2_BASE64, 'base64'));
   if (photo.length < JP2_SIGNATURE.length || JP2_SIGNATURE.some((b, i) => photo[i] !== b)) {
     throw bad('photoJp2', 'not a JPEG 2000 file in the JP2 container (no signature box 00 00 00 0C 6A 50 20 20 0D 0A 87 0A)', 'convert the photo, e.g. opj_compress -i photo.pgm -o photo.jp2');
   }

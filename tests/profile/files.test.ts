@@ -10,6 +10,7 @@ import { deriveFiles, tokenInfo, textBasic4, textMyNumberFile } from '../../simu
 import { eraYymmdd } from '../../simulator/profile/era.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { readAll, readTlv } from '../../simulator/profile/tlv.ts';
+import { PHOTO_JP2_BASE64 } from '../../simulator/profile/fixtures/photo.ts';
 import { clone, fromHex, hex, profileOf } from './support.ts';
 
 const sha256 = (u: Uint8Array) => new Uint8Array(createHash('sha256').update(u).digest());
@@ -260,6 +261,7 @@ describe('fixtures and speed', () => {
   it('the default photo is a JP2: it starts with the signature box 00 00 00 0C 6A 50 20 20 0D 0A 87 0A', () => {
     const jp2 = readFileSync(new URL('../../simulator/profile/fixtures/photo.jp2', import.meta.url));
     expect(hex(jp2.subarray(0, 12))).toBe('0000000C6A5020200D0A870A');
+    expect(PHOTO_JP2_BASE64).toBe(jp2.toString('base64')); // the constant bundled builds use
     expect(base.photoJp2).toBe(jp2.toString('base64'));
   });
 
