@@ -46,7 +46,7 @@ export function isValidSignPassword(v: string): boolean {
 export const PinKind = z.enum(['sign', 'auth', 'juki', 'kenmen', 'common']);
 export type PinKind = z.infer<typeof PinKind>;
 
-const pinSpec = z.object({
+const pinSpec = z.strictObject({
   /** Current value as the holder would type it (ASCII). */
   value: z.string(),
   /** Tries left when the card is made (max when absent; 0 = locked). */
@@ -58,10 +58,10 @@ export type Variant = z.infer<typeof Variant>;
 
 /** Every [I]/[U] behaviour of the spec as an option; defaults are the spec's. */
 export const Behaviour = z
-  .object({
+  .strictObject({
     /** Retry limits of the user PINs (spec: sign 5, others 3). */
     maxTries: z
-      .object({
+      .strictObject({
         sign: z.number().int().min(1).max(15).default(5),
         auth: z.number().int().min(1).max(15).default(3),
         juki: z.number().int().min(1).max(15).default(3),
@@ -103,17 +103,21 @@ export const Behaviour = z
   .prefault({});
 export type Behaviour = z.infer<typeof Behaviour>;
 
-export const ProfileV1 = z.object({
+/** Objects are strict: a misspelled key in a hand-edited profile is an error, not silently dropped. */
+export const ProfileV1 = z.strictObject({
   format: z.literal(PROFILE_FORMAT),
   version: z.literal(1),
   variant: Variant,
   /** Free text; generator writes what made the card. */
   comment: z.string().optional(),
   createdAt: z.string(),
-  holder: z.object({
+  holder: z.strictObject({
     /** Family and given name separated by U+3000. */
     name: z.string().min(1),
-    /** Alternative name form (e.g. kana or romaji) for the certificate's name-alt OID. */
+    /**
+     * Value of the certificate's OID .2 (and addressAlt of .6): on real certificates not another
+     * spelling but one substitute-character flag ('0'/'1') per character of the name.
+     */
     nameAlt: z.string().optional(),
     address: z.string().min(1),
     addressAlt: z.string().optional(),
@@ -122,7 +126,7 @@ export const ProfileV1 = z.object({
     sex: z.enum(['0', '1', '2', '9']),
     myNumber: digits(12).refine(isValidMyNumber, 'My Number check digit is wrong'),
   }),
-  card: z.object({
+  card: z.strictObject({
     /** 15-digit card serial (共通カードAP record 1). */
     serial: digits(15),
     /** 全国地方公共団体コード, 5 digits (6 with check digit is not used here). */
@@ -138,7 +142,7 @@ export const ProfileV1 = z.object({
     /** 16 ASCII digits in EF 0006 serialNumber. */
     tokenSerial: digits(16),
   }),
-  pins: z.object({
+  pins: z.strictObject({
     sign: pinSpec,
     auth: pinSpec,
     juki: pinSpec,
@@ -147,7 +151,7 @@ export const ProfileV1 = z.object({
     common: pinSpec,
   }),
   /** PKCS#8 PEM private keys. `sign` is absent on cards without a signature certificate. */
-  keys: z.object({
+  keys: z.strictObject({
     auth: pem('PRIVATE KEY'),
     sign: pem('PRIVATE KEY').optional(),
     /** 券面入力補助AP own key (IEF 0013). */
@@ -157,14 +161,14 @@ export const ProfileV1 = z.object({
     /** 共通カードAP INTERNAL AUTHENTICATE key (IEF 0019). */
     common: pem('PRIVATE KEY'),
   }),
-  certificates: z.object({
+  certificates: z.strictObject({
     auth: pem('CERTIFICATE'),
     sign: pem('CERTIFICATE').optional(),
     authCa: pem('CERTIFICATE'),
     signCa: pem('CERTIFICATE'),
   }),
   /** The test issuer (municipality / JLIS stand-in): signs the 券面 AP integrity data. */
-  issuer: z.object({
+  issuer: z.strictObject({
     /** Issuer signing key, PKCS#8 PEM (kept so issuer operations can re-sign). */
     key: pem('PRIVATE KEY'),
     /** 16-byte key IDs, hex: the CVC root that certifies the issuer key, and the issuer key. */
@@ -175,7 +179,7 @@ export const ProfileV1 = z.object({
     /** CVC signatures by the root over the issuer key (text AP, face AP), hex. */
     cvcSignature: hex,
     /** Signatures over the derived files (hex, 256 bytes each): see simulator/profile/files.ts. */
-    signatures: z.object({
+    signatures: z.strictObject({
       textIntegrity: hex, // 券面入力補助AP 0003 DF33
       textApKey: hex, // 券面入力補助AP 0007 DF52
       face: hex, // 券面事項確認AP 0002 DF28

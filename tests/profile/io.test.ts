@@ -82,6 +82,12 @@ describe('loading', () => {
     expect(errorOf(() => parseProfile(json(r), 'card.json')).message).toMatch(/^card\.json: field holder\.address: /);
   });
 
+  it('a misspelled key in a hand-edited profile is an error, not silently dropped', () => {
+    const p = clone(base) as unknown as { behaviour: Record<string, unknown> };
+    p.behaviour.signKeepVerified = false;
+    expect(errorOf(() => parseProfile(json(p), 'card.json')).message).toMatch(/^card\.json: field behaviour: Unrecognized key: "signKeepVerified"/);
+  });
+
   it('a file that is not a profile says so', () => {
     expect(errorOf(() => parseProfile('{"format":"something-else","version":1}', 'x.json')).message).toMatch(
       /^x\.json: field format: this is not a myna-hil card profile \(it has format "something-else"; a profile has "format": "myna-hil\/card-profile"\)/,
