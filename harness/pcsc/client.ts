@@ -333,8 +333,7 @@ export class PcscContext {
     if (this.closing) return;
     this.closing = true;
     await this.disconnectAll('leave');
-    for (const r of Object.values(this.native.readers ?? {})) r.close();
-    for (const r of this.readerObjects.values()) r.close();
+    for (const r of new Set([...Object.values(this.native.readers ?? {}), ...this.readerObjects.values()])) r.close();
     this.native.close();
     this.closed = true;
     const err = new PcscError('PC/SC context closed');
