@@ -5,7 +5,7 @@
  * thread in the running process: a served card costs tens of MB less and starts faster.
  */
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash } from 'node:crypto';
@@ -49,13 +49,23 @@ export async function bundle(entry) {
     target: 'node20',
     sourcemap: 'inline',
     metafile: true,
+    write: false,
     logLevel: 'error',
     absWorkingDir: root,
   });
   const inputs = {};
   for (const file of Object.keys(result.metafile.inputs)) inputs[file] = statSync(join(root, file)).mtimeMs;
-  writeFileSync(metaPath, JSON.stringify({ entry: relative(root, abs), inputs }));
+  // Several processes may build at once (parallel tests): each writes its own temporary file and
+  // renames it into place, so an importer never sees half a bundle.
+  writeAtomic(out, result.outputFiles[0].contents);
+  writeAtomic(metaPath, JSON.stringify({ entry: relative(root, abs), inputs }));
   return out;
+}
+
+function writeAtomic(path, data) {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
 }
 
 /** Bundles and imports an entry point. */
