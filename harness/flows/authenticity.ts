@@ -14,7 +14,7 @@
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { readAll, readTlv, type Tlv } from '../../simulator/profile/tlv.ts';
-import { sha256DigestInfo, verifyDigestInfo } from '../../simulator/profile/files.ts';
+import { publicKeyFromCard, sha256DigestInfo, verifyDigestInfo } from '../../simulator/profile/files.ts';
 import { AID_HEX, type Flow, type FlowSession } from './spec-flows.ts';
 
 const sha256 = (...parts: Uint8Array[]) => {
@@ -30,15 +30,6 @@ function children(obj: Uint8Array): Map<number, Tlv> {
   return new Map(readAll(outer.value).map((t) => [t.tag, t]));
 }
 
-/** An RSA public key from the card's `90 <e> 91 <n>` objects. */
-function rsaKey(objs: Uint8Array): KeyObject {
-  const m = new Map(readAll(objs).map((t) => [t.tag, t.value]));
-  const n = m.get(0x91);
-  const e = m.get(0x90);
-  if (!n || !e) throw new Error('public key object lacks 90/91');
-  return createPublicKey({ key: { kty: 'RSA', n: Buffer.from(n).toString('base64url'), e: Buffer.from(e).toString('base64url') }, format: 'jwk' });
-}
-
 /** Reads and checks the CVC of the current AP; returns the certified issuer key. */
 async function issuerKeyFromCvc(s: FlowSession, anchor: KeyObject | undefined): Promise<KeyObject> {
   await s.selectEf('0004');
@@ -50,7 +41,7 @@ async function issuerKeyFromCvc(s: FlowSession, anchor: KeyObject | undefined): 
   s.require('CVC has a 5F4E body and a 5F37 signature', !!body && !!sig);
   if (anchor) s.check('CVC signature verifies with the trust anchor', verifyDigestInfo(anchor, sha256DigestInfo(sha256(body!)), sig!));
   else s.check('CVC not checked: no trust anchor given', true);
-  return rsaKey(body!.subarray(32));
+  return publicKeyFromCard(body!.subarray(32));
 }
 
 export function authenticityFlow(anchorPem?: string): Flow {

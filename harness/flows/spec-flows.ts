@@ -118,6 +118,19 @@ export class FlowSession {
     return this.send(encodeCommand({ cla: 0, ins: 0x20, p1: 0, p2: 0x80, data: Buffer.from(value, 'latin1') }), expectSw);
   }
 
+  /** VERIFY query on the selected PIN: requires `63 Cx` with a try left; returns the tries left. */
+  async triesLeft(what: string): Promise<number> {
+    const q = await this.send('00200080');
+    this.require(`${what} query answers 63 Cx`, q.sw >> 4 === 0x63c, `${q.sw & 0x0f} tries left`);
+    this.require(`${what} is not locked`, (q.sw & 0x0f) > 0);
+    return q.sw & 0x0f;
+  }
+
+  /** `80 2A 00 80` with the SHA-256 DigestInfo of `message`, on the selected key (spec 6). */
+  signSha256(message: Uint8Array): Promise<Uint8Array> {
+    return this.ok(encodeCommand({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo(message), ne: 256 }));
+  }
+
   /** OpenSC's way to read a certificate EF: 4-byte header, then 256-byte chunks, the last exact. */
   async readCertificate(): Promise<Uint8Array> {
     const head = await this.ok('00B0000004');
@@ -187,13 +200,11 @@ export const SPEC_FLOWS: Flow[] = [
       const cert = new X509Certificate(await s.readCertificate());
       s.check('auth certificate parses', true, cert.subject.replaceAll('\n', ', '));
       await s.selectEf('0018');
-      const q = await s.send('00200080');
-      s.require('auth PIN query answers 63 Cx', q.sw >> 4 === 0x63c, `${q.sw & 0x0f} tries left`);
-      s.require('auth PIN is not locked', (q.sw & 0x0f) > 0);
+      await s.triesLeft('auth PIN');
       await s.verify(inputs.authPin);
       await s.selectEf('0017');
       const challenge = Buffer.from(`myna-hil challenge ${Date.now()}`);
-      const sig = await s.ok(encodeCommand({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo(challenge), ne: 256 }));
+      const sig = await s.signSha256(challenge);
       s.check('signature is 256 bytes', sig.length === 256, `${sig.length}`);
       s.check('signature verifies with the auth certificate', verify('sha256', challenge, cert.publicKey, sig));
     },
@@ -212,16 +223,14 @@ export const SPEC_FLOWS: Flow[] = [
       const denied = await s.send('00B0000004');
       s.check('sign certificate is protected before VERIFY (69 82)', denied.sw === 0x6982, swHex(denied.sw));
       await s.selectEf('001B');
-      const q = await s.send('00200080');
-      s.require('sign password query answers 63 Cx', q.sw >> 4 === 0x63c, `${q.sw & 0x0f} tries left`);
-      s.require('sign password is not locked', (q.sw & 0x0f) > 0);
+      await s.triesLeft('sign password');
       await s.verify(inputs.signPin);
       await s.selectEf('0001');
       const cert = new X509Certificate(await s.readCertificate());
       s.check('sign certificate parses', true, cert.subject.replaceAll('\n', ', '));
       await s.selectEf('001A');
       const attrs = Buffer.from('signedAttrs of a CMS SignedData');
-      const sig = await s.ok(encodeCommand({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo(attrs), ne: 256 }));
+      const sig = await s.signSha256(attrs);
       s.check('signature verifies with the sign certificate', verify('sha256', attrs, cert.publicKey, sig));
     },
   },

@@ -46,7 +46,7 @@ import { createHash, createPublicKey, constants, privateEncrypt, publicDecrypt, 
 import type { Profile } from './schema.ts';
 import type { DerivedFiles } from './derived.ts';
 import { InputError } from '../errors.ts';
-import { ascii, concat, derTlv, headerLength, tlv, utf8 } from './tlv.ts';
+import { ascii, concat, derTlv, headerLength, readAll, tlv, utf8 } from './tlv.ts';
 import { eraYymmdd, EARLIEST_ERA_DATE } from './era.ts';
 import { renderPng } from './render.ts';
 
@@ -132,6 +132,15 @@ export function cardPublicKey(key: KeyObject): Uint8Array {
   const n = new Uint8Array(Buffer.from(jwk.n!, 'base64url'));
   const e = new Uint8Array(Buffer.from(jwk.e!, 'base64url'));
   return concat(tlv(0x90, e), tlv(0x91, n));
+}
+
+/** The inverse of cardPublicKey: `90 <e> 91 <n>` objects → RSA public key (what a client does). */
+export function publicKeyFromCard(objects: Uint8Array): KeyObject {
+  const parts = new Map(readAll(objects).map((t) => [t.tag, t.value]));
+  const e = parts.get(0x90);
+  const n = parts.get(0x91);
+  if (!e || !n) throw new RangeError('no 90/91 public key objects');
+  return createPublicKey({ key: { kty: 'RSA', n: Buffer.from(n).toString('base64url'), e: Buffer.from(e).toString('base64url') }, format: 'jwk' });
 }
 
 /** PEM → DER, checking the `30 82` start that OpenSC's 4-byte length read relies on (spec 8). */
