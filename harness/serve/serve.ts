@@ -14,7 +14,10 @@ import { formatExchange } from '../../simulator/apdu/trace.ts';
 import type { SmartCard } from '../../simulator/card/types.ts';
 import { VpcdTransport, VPCD_BASE_PORT, type VpcdExchange } from '../../simulator/transport/vpcd/index.ts';
 import { vpcdReaderName } from '../pcsc/index.ts';
-import { ControlServer } from './control.ts';
+import { VirtualCard } from '../../simulator/card/card.ts';
+import { reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
+import { USER_PINS, type UserPinId } from '../../simulator/pin/pin.ts';
+import { ControlServer, type IssuerCommand, type IssuerRequest } from './control.ts';
 
 /** A card serve can run: a SmartCard, optionally with a close() to release files on shutdown. */
 export type ServableCard = SmartCard & { close?(): void | Promise<void> };
@@ -125,6 +128,37 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
     return fault;
   };
 
+  /** Issuer operations on the served card (the municipal counter, out of band). Values never logged. */
+  const issuer = (command: IssuerCommand, r: IssuerRequest): void => {
+    if (!(card instanceof VirtualCard)) throw new Error('this card has no issuer operations');
+    const pin = (): UserPinId => {
+      if (!(USER_PINS as readonly string[]).includes(r.pin ?? '')) throw new Error(`"pin" must be one of ${USER_PINS.join(', ')}`);
+      return r.pin as UserPinId;
+    };
+    const value = (): string => {
+      if (typeof r.value !== 'string') throw new Error('"value" (the new PIN) is missing');
+      return r.value;
+    };
+    if (command === 'issuer/reset-counter') {
+      const id = pin();
+      resetCounter(card, id);
+      log(`issuer: ${id} counter reset to ${card.pin(id).remaining}`);
+    } else if (command === 'issuer/set-pin') {
+      const id = pin();
+      setPin(card, id, value());
+      log(`issuer: new ${id} value set (redacted)`);
+    } else {
+      reinitSignPassword(card, value());
+      log('sign password re-initialised after the auth PIN (value redacted)');
+    }
+  };
+
+  /** Retry counters of the user PINs (never their values), for GET /status. */
+  const pinStatus = () =>
+    card instanceof VirtualCard
+      ? Object.fromEntries(USER_PINS.map((id) => [id, { remaining: card.pin(id).remaining, max: card.pin(id).rule.maxTries }]))
+      : undefined;
+
   let control: ControlServer | undefined;
   try {
     await transport.start();
@@ -138,7 +172,8 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
         log('inserted (control)');
       },
       reset: () => resetCard('control'),
-      status: () => transport.status(),
+      status: () => ({ ...transport.status(), pins: pinStatus() }),
+      issuer,
     });
   } catch (err) {
     await transport.stop();
@@ -149,7 +184,7 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
   const qa = transport.status().quickAck;
   log(`serving ${opts.card}${opts.state ? ` (state ${opts.state})` : ''} in vpcd slot ${slot}, ${where}`);
   log(`TCP_QUICKACK fix: ${qa.available ? 'on' : `off (${qa.reason})`}`);
-  log(`control: ${control.path} (POST /remove, /insert, /reset; GET /status); pid ${process.pid}`);
+  log(`control: ${control.path} (POST /remove, /insert, /reset, /issuer/reset-counter, /issuer/set-pin, /reinit-sign-password; GET /status); pid ${process.pid}`);
 
   let stopping: Promise<void> | undefined;
   const ctl = control;

@@ -1,69 +1,115 @@
 /**
- * `myna-hil issuer …`: the municipal counter's out-of-band operations on a card's state file:
- * show the counters, reset a counter (unlock), set a new PIN value. Not APDUs: no client can do this.
- * Run it while no `serve` holds the same state file (serve rewrites the file on every change).
+ * `myna-hil issuer …`: the municipal counter's out-of-band operations: show the counters, reset a
+ * counter (unlock), set a new PIN value, and (served cards only) re-initialise the sign password
+ * after the auth PIN was verified in the card session. Not APDUs: no client can do this.
+ *
+ * Two ways to reach the card:
+ * - `--card <profile> --state <file>`: a card at rest, through its state file;
+ * - `--control <socket>`: a card that `myna-hil serve` is serving (serve rewrites its state file on
+ *   every change, so a served card is changed through serve, never behind its back).
  */
 import type { Argv, CommandModule } from 'yargs';
 import { buildCard } from '../../../simulator/card/load.ts';
+import { InputError } from '../../../simulator/errors.ts';
 import { resetCounter, setPin } from '../../../simulator/issuer/issuer.ts';
 import { USER_PINS, type UserPinId } from '../../../simulator/pin/pin.ts';
+import { sendControl } from '../../serve/control.ts';
 
-interface Common {
-  card: string;
-  state: string;
+interface Target {
+  card?: string;
+  state?: string;
+  control?: string;
 }
 
-const common = <T>(y: Argv<T>) =>
+const target = <T>(y: Argv<T>) =>
   y
-    .option('card', { type: 'string', demandOption: true, describe: 'Card profile (JSON)' })
-    .option('state', { type: 'string', demandOption: true, describe: 'State file of the card (created when missing)' });
+    .option('card', { type: 'string', describe: 'Card profile (JSON), with --state' })
+    .option('state', { type: 'string', describe: 'State file of the card (created when missing)' })
+    .option('control', { type: 'string', describe: 'Control socket of a running `myna-hil serve` (instead of --card/--state)' })
+    .check((a) => {
+      if (a.control && (a.card || a.state)) throw new InputError('give either --control (a served card) or --card with --state (a card at rest), not both');
+      if (!a.control && !(a.card && a.state)) throw new InputError('name the card: --card <profile> --state <file>, or --control <socket> of a running serve');
+      return true;
+    });
 
-const status: CommandModule<object, Common> = {
+const pinOption = <T>(y: Argv<T>) => y.option('pin', { type: 'string', choices: [...USER_PINS], demandOption: true, describe: 'Which PIN' });
+
+/** Sends an issuer command to a serve; a refusal is exit 2 with serve's reason. */
+async function viaControl(socket: string, command: string, body?: unknown): Promise<Record<string, unknown>> {
+  const reply = await sendControl(socket, command, body === undefined ? {} : { body });
+  if (!reply.ok) throw new InputError(`${command}: ${reply.error}`);
+  return reply.status as Record<string, unknown>;
+}
+
+type Pins = Record<string, { remaining: number; max: number }>;
+
+function printPins(pins: Pins): void {
+  for (const id of USER_PINS) {
+    const p = pins[id];
+    console.log(`${id.padEnd(7)} ${p.remaining}/${p.max} tries left${p.remaining === 0 ? '  LOCKED' : ''}`);
+  }
+}
+
+const atRest = (a: Target) => buildCard(a.card!, a.state!);
+const pinsOf = (card: ReturnType<typeof atRest>): Pins =>
+  Object.fromEntries(USER_PINS.map((id) => [id, { remaining: card.pin(id).remaining, max: card.pin(id).rule.maxTries }]));
+
+const status: CommandModule<object, Target> = {
   command: 'status',
   describe: 'Show the retry counters and lock states of the user PINs (never their values)',
-  builder: (y) => common(y).example('$0 issuer status --card card.json --state card.state.json', ''),
-  handler: (a) => {
-    const card = buildCard(a.card, a.state);
-    for (const id of USER_PINS) {
-      const p = card.pin(id);
-      console.log(`${id.padEnd(7)} ${p.remaining}/${p.rule.maxTries} tries left${p.blocked ? '  LOCKED' : ''}`);
-    }
-  },
+  builder: (y) =>
+    target(y)
+      .example('$0 issuer status --card card.json --state card.state.json', 'a card at rest')
+      .example('$0 issuer status --control /tmp/myna-hil-serve-slot0.sock', 'a served card'),
+  handler: async (a) => printPins(a.control ? ((await viaControl(a.control, 'status')).pins as Pins) : pinsOf(atRest(a))),
 };
 
-const reset: CommandModule<object, Common & { pin: string }> = {
+const reset: CommandModule<object, Target & { pin: string }> = {
   command: 'reset-counter',
-  describe: 'Reset a PIN\'s retry counter to its maximum (unlocks it; the value stays)',
-  builder: (y) =>
-    common(y)
-      .option('pin', { type: 'string', choices: [...USER_PINS], demandOption: true, describe: 'Which PIN' })
-      .example('$0 issuer reset-counter --card card.json --state card.state.json --pin auth', 'unlock the auth PIN'),
-  handler: (a) => {
-    const card = buildCard(a.card, a.state);
-    resetCounter(card, a.pin as UserPinId);
-    console.log(`${a.pin}: counter reset to ${card.pin(a.pin as UserPinId).remaining}`);
+  describe: "Reset a PIN's retry counter to its maximum (unlocks it; the value stays)",
+  builder: (y) => pinOption(target(y)).example('$0 issuer reset-counter --card card.json --state card.state.json --pin auth', 'unlock the auth PIN'),
+  handler: async (a) => {
+    const id = a.pin as UserPinId;
+    if (a.control) await viaControl(a.control, 'issuer/reset-counter', { pin: id });
+    else resetCounter(atRest(a), id);
+    console.log(`${id}: counter reset`);
   },
 };
 
-const set: CommandModule<object, Common & { pin: string; value: string }> = {
+const set: CommandModule<object, Target & { pin: string; value: string }> = {
   command: 'set-pin',
-  describe: 'Set a new PIN value (checked against the PIN\'s format); the counter goes to its maximum',
+  describe: "Set a new PIN value (checked against the PIN's format); the counter goes to its maximum",
   builder: (y) =>
-    common(y)
-      .option('pin', { type: 'string', choices: [...USER_PINS], demandOption: true, describe: 'Which PIN' })
+    pinOption(target(y))
       .option('value', { type: 'string', demandOption: true, describe: 'The new value: 4 digits, or for sign 6-16 of A-Z0-9 with a letter and a digit' })
-      .example('$0 issuer set-pin --card card.json --state card.state.json --pin sign --value NEWPASS1', ''),
-  handler: (a) => {
-    const card = buildCard(a.card, a.state);
-    setPin(card, a.pin as UserPinId, a.value);
-    console.log(`${a.pin}: new value set, ${card.pin(a.pin as UserPinId).remaining} tries`);
+      .example('$0 issuer set-pin --card card.json --state card.state.json --pin sign --value NEWPASS1', '')
+      .example('$0 issuer set-pin --control /tmp/myna-hil-serve-slot0.sock --pin auth --value 4321', 'on a served card'),
+  handler: async (a) => {
+    const id = a.pin as UserPinId;
+    if (a.control) await viaControl(a.control, 'issuer/set-pin', { pin: id, value: a.value });
+    else setPin(atRest(a), id, a.value);
+    console.log(`${id}: new value set, counter at its maximum`);
+  },
+};
+
+const reinit: CommandModule<object, { control: string; value: string }> = {
+  command: 'reinit-sign-password',
+  describe: 'Served cards: re-initialise the sign password, allowed only after a client verified the auth PIN in the current card session (the kiosk flow)',
+  builder: (y) =>
+    y
+      .option('control', { type: 'string', demandOption: true, describe: 'Control socket of a running `myna-hil serve`' })
+      .option('value', { type: 'string', demandOption: true, describe: 'The new sign password: 6-16 of A-Z0-9 with a letter and a digit' })
+      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value NEW1PASS', ''),
+  handler: async (a) => {
+    await viaControl(a.control, 'reinit-sign-password', { value: a.value });
+    console.log('sign password re-initialised');
   },
 };
 
 const cmd: CommandModule = {
   command: 'issuer <action>',
-  describe: 'Municipal-counter operations on a card\'s state file (reset a counter, set a PIN)',
-  builder: (y) => y.command(status).command(reset).command(set).demandCommand(1),
+  describe: "Municipal-counter operations on a card (reset a counter, set a PIN) at rest or served",
+  builder: (y) => y.command(status).command(reset).command(set).command(reinit).demandCommand(1),
   handler: () => {},
 };
 
