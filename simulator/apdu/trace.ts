@@ -1,6 +1,7 @@
 /**
  * One readable text line per APDU, with PIN data redacted: VERIFY (00 20), CHANGE REFERENCE DATA
- * (00 24) and CHANGE KEY (80 32) never show their data in logs, traces or reports.
+ * (00 24), RESET RETRY COUNTER (00 2C) and CHANGE KEY (80 32) never show their data in logs, traces
+ * or reports.
  */
 import { toHex } from './codec.ts';
 import { swHex, swName } from './sw.ts';
@@ -19,9 +20,12 @@ const NAMES: Record<string, string> = {
   '8032': 'CHANGE KEY',
 };
 
-/** True when the command's data is a PIN or another secret (VERIFY 20, CHANGE 24, CHANGE KEY 32, any CLA). */
+/** INS whose data is a PIN or another secret: VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, CHANGE KEY. */
+const SECRET_INS = new Set([0x20, 0x24, 0x2c, 0x32]);
+
+/** True when the command's data is a PIN or another secret (any CLA: over-redacting is harmless). */
 export function carriesPin(cmd: Uint8Array): boolean {
-  return cmd.length > 5 && (cmd[1] === 0x20 || cmd[1] === 0x24 || cmd[1] === 0x32);
+  return cmd.length > 5 && SECRET_INS.has(cmd[1]);
 }
 
 /** Hex of a command with PIN data replaced by `<n bytes redacted>` (the header and Lc stay). */

@@ -86,7 +86,7 @@ describe('APDU codec', () => {
 
   it('redacts PIN data in traces, whatever the PIN (property)', () => {
     fc.assert(
-      fc.property(fc.constantFrom(0x20, 0x24, 0x32), fc.stringMatching(/^[A-Z0-9]{1,16}$/), (ins, pin) => {
+      fc.property(fc.constantFrom(0x20, 0x24, 0x2c, 0x32), fc.stringMatching(/^[A-Z0-9]{1,16}$/), (ins, pin) => {
         const cmd = encodeCommand({ cla: ins === 0x32 ? 0x80 : 0x00, ins, p1: ins === 0x24 ? 1 : 0, p2: 0x80, data: Buffer.from(pin) });
         // exactly the header and Lc, then the marker: no byte of the PIN
         expect(redactCommand(cmd)).toBe(`${toHex(cmd.subarray(0, 5), ' ')} <${pin.length} bytes redacted>`);
