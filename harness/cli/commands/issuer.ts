@@ -109,7 +109,15 @@ const reinit: CommandModule<object, { control: string; value: string }> = {
 const cmd: CommandModule = {
   command: 'issuer <action>',
   describe: "Municipal-counter operations on a card (reset a counter, set a PIN) at rest or served",
-  builder: (y) => y.command(status).command(reset).command(set).command(reinit).demandCommand(1),
+  builder: (y) =>
+    y
+      .command(status)
+      .command(reset)
+      .command(set)
+      .command(reinit)
+      .demandCommand(1)
+      .example('$0 issuer status --card card.json --state card.state.json', 'counters of a card at rest')
+      .example('$0 issuer reset-counter --control /tmp/myna-hil-serve-slot0.sock --pin auth', 'unlock the auth PIN of a served card'),
   handler: () => {},
 };
 
