@@ -25,7 +25,8 @@ export const IN_CI = ['true', '1', 'yes'].includes((process.env.CI ?? '').toLowe
 export const PCSCD_COMM = '/run/pcscd/pcscd.comm';
 export const VPCD_PORTS = [35963, 35964] as const;
 export const STACK_SCRIPT = resolve(import.meta.dirname, '../../scripts/pcsc-stack.sh');
-const STATE_DIR = process.env.MYNA_HIL_PCSC_DIR ?? '/tmp/myna-hil-pcsc';
+/** scripts/pcsc-stack.sh's state directory (its pcscd.pid holds "pid starttime" of the pcscd it started). */
+export const STATE_DIR = process.env.MYNA_HIL_PCSC_DIR ?? '/tmp/myna-hil-pcsc';
 
 export interface PcscEnv {
   available: boolean;
