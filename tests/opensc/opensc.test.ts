@@ -55,7 +55,7 @@ function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<Run> {
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs); // deadline: a hung tool is killed
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);

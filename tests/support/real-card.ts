@@ -87,7 +87,7 @@ export function spawnServe(args: string[]): ServeProcess {
     exited,
     async stop(timeoutMs = 15_000) {
       if (running()) child.kill('SIGTERM');
-      const timer = setTimeout(() => running() && child.kill('SIGKILL'), timeoutMs);
+      const timer = setTimeout(() => running() && child.kill('SIGKILL'), timeoutMs); // deadline for the child
       try {
         return (await exited).code;
       } finally {

@@ -28,7 +28,7 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, opts: WaitForO
       const why = lastError ? ` (last error: ${(lastError as Error).message ?? lastError})` : '';
       throw new Error(`waitFor: timed out after ${timeoutMs} ms waiting for ${opts.what ?? 'a condition'}${why}`);
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await new Promise((r) => setTimeout(r, intervalMs)); // poll interval inside the deadline loop
   }
 }
 
@@ -44,7 +44,7 @@ export function nextEvent<A extends unknown[]>(
       clearTimeout(timer);
       resolve(args);
     };
-    const timer = setTimeout(() => {
+    const timer = setTimeout(() => { // the deadline
       emitter.off(event, l);
       reject(new Error(`nextEvent: no "${event}" within ${timeoutMs} ms`));
     }, timeoutMs);
