@@ -6,9 +6,11 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import os from 'node:os';
 import { benchInProcess, type Row } from './in-process.ts';
+import { benchPcsc } from './pcsc.ts';
 
 const GROUPS: Record<string, (log: (s: string) => void) => Promise<Row[]>> = {
   'in-process': benchInProcess,
+  pcsc: benchPcsc,
 };
 
 const args = await yargs(hideBin(process.argv))
