@@ -1,48 +1,72 @@
 /**
  * Runs a TypeScript entry point with plain Node: esbuild bundles the project's own sources (never
- * node_modules, which stay external) into one cached ES module under node_modules/.cache/myna-hil/,
+ * node_modules, which stay external) into cached ES modules under node_modules/.cache/myna-hil/,
  * rebuilt only when a source file changed. Unlike a loader hook (tsx), this leaves no transpiler
  * thread in the running process: a served card costs tens of MB less and starts faster.
+ *
+ * Code splitting keeps dynamic imports lazy, so a command loads only what it uses (`serve` never
+ * loads the certificate generator). Each build goes to a fresh directory, renamed into place and
+ * then named in a small index file written atomically: a process never sees half a build, and a
+ * running process that loads a chunk later still finds its own build's files.
  */
-import { build } from 'esbuild';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = join(root, 'node_modules', '.cache', 'myna-hil');
+const DAY_MS = 24 * 3600 * 1000;
 
-function fresh(out, metaPath) {
-  let meta;
+/** The cached build's entry file, or undefined when a source changed (or nothing is cached). */
+function cached(indexPath) {
+  let index;
   try {
-    meta = JSON.parse(readFileSync(metaPath, 'utf8'));
-    statSync(out);
+    index = JSON.parse(readFileSync(indexPath, 'utf8'));
   } catch {
-    return false;
+    return undefined;
   }
-  for (const [file, mtimeMs] of Object.entries(meta.inputs)) {
+  for (const [file, mtimeMs] of Object.entries(index.inputs)) {
     try {
-      if (statSync(join(root, file)).mtimeMs !== mtimeMs) return false;
+      if (statSync(join(root, file)).mtimeMs !== mtimeMs) return undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
-  return true;
+  const out = join(cacheDir, index.dir, index.main);
+  return existsSync(out) ? out : undefined;
+}
+
+/** Removes builds of this entry older than a day that the index no longer names. */
+function prune(name, keep) {
+  for (const d of readdirSync(cacheDir)) {
+    if (!d.startsWith(`${name}-`) || d === keep) continue;
+    try {
+      if (Date.now() - statSync(join(cacheDir, d)).mtimeMs > DAY_MS) rmSync(join(cacheDir, d), { recursive: true, force: true });
+    } catch {
+      /* raced with another process: fine */
+    }
+  }
 }
 
 /** Returns the path of the bundled entry, building it when a source changed. */
 export async function bundle(entry) {
   const abs = resolve(root, entry);
   const name = createHash('sha256').update(relative(root, abs)).digest('hex').slice(0, 12);
-  const out = join(cacheDir, `${name}.mjs`);
-  const metaPath = join(cacheDir, `${name}.inputs.json`);
-  if (fresh(out, metaPath)) return out;
+  const indexPath = join(cacheDir, `${name}.json`);
+  const hit = cached(indexPath);
+  if (hit) return hit;
   mkdirSync(cacheDir, { recursive: true });
+  // esbuild is imported only when a build is needed: loading it costs 100-250 ms at every start.
+  const { build } = await import('esbuild');
   const result = await build({
-    entryPoints: [abs],
-    outfile: out,
+    entryPoints: { main: abs },
+    outdir: join(cacheDir, 'out'),
+    entryNames: '[name]',
+    chunkNames: 'chunk-[hash]',
+    outExtension: { '.js': '.mjs' },
     bundle: true,
+    splitting: true,
     packages: 'external',
     platform: 'node',
     format: 'esm',
@@ -55,17 +79,16 @@ export async function bundle(entry) {
   });
   const inputs = {};
   for (const file of Object.keys(result.metafile.inputs)) inputs[file] = statSync(join(root, file)).mtimeMs;
-  // Several processes may build at once (parallel tests): each writes its own temporary file and
-  // renames it into place, so an importer never sees half a bundle.
-  writeAtomic(out, result.outputFiles[0].contents);
-  writeAtomic(metaPath, JSON.stringify({ entry: relative(root, abs), inputs }));
-  return out;
-}
-
-function writeAtomic(path, data) {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+  const dir = `${name}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const tmp = join(cacheDir, `.${dir}.tmp`);
+  mkdirSync(tmp, { recursive: true });
+  for (const f of result.outputFiles) writeFileSync(join(tmp, relative(join(cacheDir, 'out'), f.path)), f.contents);
+  renameSync(tmp, join(cacheDir, dir));
+  const indexTmp = `${indexPath}.tmp-${process.pid}`;
+  writeFileSync(indexTmp, JSON.stringify({ entry: relative(root, abs), dir, main: 'main.mjs', inputs }));
+  renameSync(indexTmp, indexPath);
+  prune(name, dir);
+  return join(cacheDir, dir, 'main.mjs');
 }
 
 /** Bundles and imports an entry point. */

@@ -9,15 +9,22 @@ import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
 import { UserError } from './errors.ts';
 
-const COMMANDS: Array<() => Promise<{ default: CommandModule<any, any> }>> = [
-  () => import('./commands/card.ts'),
-  () => import('./commands/demo.ts'),
-  () => import('./commands/issuer.ts'),
-  () => import('./commands/serve.ts'),
-];
+/** Command modules by name, loaded on demand: a command loads only its own code and packages. */
+const COMMANDS: Record<string, () => Promise<{ default: CommandModule<any, any> }>> = {
+  card: () => import('./commands/card.ts'),
+  demo: () => import('./commands/demo.ts'),
+  issuer: () => import('./commands/issuer.ts'),
+  serve: () => import('./commands/serve.ts'),
+};
+
+/** The module(s) to load: the named command's only, or all of them for help and mistakes. */
+function commandsFor(argv: string[]): Array<() => Promise<{ default: CommandModule<any, any> }>> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  return first && first in COMMANDS ? [COMMANDS[first]] : Object.values(COMMANDS);
+}
 
 async function main(): Promise<void> {
-  const modules = await Promise.all(COMMANDS.map(async (load) => (await load()).default));
+  const modules = await Promise.all(commandsFor(hideBin(process.argv)).map(async (load) => (await load()).default));
   let cli = yargs(hideBin(process.argv))
     .scriptName('myna-hil')
     .usage('$0 <command> [options]\n\nVirtual My Number Card (マイナンバーカード) simulator and test harness.')

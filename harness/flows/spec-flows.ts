@@ -10,7 +10,7 @@ import { encodeCommand, fromHex, parseResponse, toHex } from '../../simulator/ap
 import { swHex, swName } from '../../simulator/apdu/sw.ts';
 import { commandName, redactCommand } from '../../simulator/apdu/trace.ts';
 import { SHA256_DIGESTINFO_PREFIX } from '../../simulator/card/crypto.ts';
-import { isValidMyNumber } from '../../simulator/profile/schema.ts';
+import { isValidMyNumber } from '../../simulator/profile/rules.ts';
 import type { ApduChannel } from './channel.ts';
 
 export const AID_HEX = {

@@ -6,7 +6,7 @@
  * on success. The verified flag is transient and lives in the card's security state, not here.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { FOUR_DIGIT_RE, isValidSignPassword } from '../profile/schema.ts';
+import { FOUR_DIGIT_RE, isValidSignPassword } from '../profile/rules.ts';
 
 export type PinId =
   | 'sign' // JPKI 001B, 署名用電子証明書パスワード
