@@ -1,7 +1,8 @@
 /**
- * Runs a TypeScript entry point with plain Node: esbuild bundles the project's own sources (never
- * node_modules, which stay external) into cached ES modules under node_modules/.cache/myna-hil/,
- * rebuilt only when a source file changed. Unlike a loader hook (tsx), this leaves no transpiler
+ * Runs a TypeScript entry point with plain Node: esbuild bundles the project's sources and the pure-JS
+ * packages they use (the native ones, pcsclite and koffi, and esbuild itself stay external) into cached
+ * ES modules under node_modules/.cache/myna-hil/, rebuilt only when an input file changed. Bundling the
+ * packages saves Node's module resolution of hundreds of small files at every start (about 80 ms). Unlike a loader hook (tsx), this leaves no transpiler
  * thread in the running process: a served card costs tens of MB less and starts faster.
  *
  * Code splitting keeps dynamic imports lazy, so a command loads only what it uses (`serve` never
@@ -67,11 +68,11 @@ export async function bundle(entry) {
     outExtension: { '.js': '.mjs' },
     bundle: true,
     splitting: true,
-    packages: 'external',
+    external: ['pcsclite', 'koffi', 'esbuild'], // native addons, and the bundler itself
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    sourcemap: 'inline',
+    sourcemap: 'linked', // read only when a stack trace is mapped; inline maps cost ~40 ms per start
     metafile: true,
     write: false,
     logLevel: 'error',
