@@ -149,9 +149,9 @@ export function commonApplet(f: DerivedFiles, keys: AppletKeys, p: Pins): Applet
   };
 }
 
-/** GlobalPlatform ISD: selecting it restores the power-on MF state (spec 1, 3.6). */
+/** GlobalPlatform ISD: selecting it restores the power-on MF state (spec 1, 3.6), MF files included. */
 export function isdApplet(): Applet {
-  return { name: 'isd', aid: AID.isd, efs: new Map(), mfState: true };
+  return { name: 'isd', aid: AID.isd, efs: mfFiles().efs, mfState: true };
 }
 
 /** What is reachable with no DF selected (spec 1 notes): only 001E, selectable but unreadable. */

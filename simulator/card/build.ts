@@ -23,6 +23,8 @@ export interface CardOptions {
   files?: DerivedFiles;
 }
 
+const isUserPin = (id: PinId): boolean => (USER_PINS as readonly PinId[]).includes(id);
+
 /** Identifies the card a state file belongs to. */
 export function cardFingerprint(profile: Profile): string {
   return `${profile.card.serial}:${createHash('sha256').update(profile.certificates.auth).digest('hex').slice(0, 16)}`;
@@ -85,7 +87,10 @@ export function cardFromProfile(profile: Profile, options: CardOptions = {}): Vi
       if (st.remaining > rules[id].maxTries) {
         throw new InputError(`${store.location}: field pins.${id}.remaining: ${st.remaining} is above the maximum of ${rules[id].maxTries}; fix it or delete the state file`);
       }
-      states[id] = { value: st.value, remaining: st.remaining };
+      // Only the user PINs change value on the card; 照合番号A/B and the birth-date key are the
+      // holder data of the profile, so their stored counters are kept and their values are not.
+      if (isUserPin(id)) states[id] = { value: st.value, remaining: st.remaining };
+      else states[id].remaining = st.remaining;
     }
   }
 

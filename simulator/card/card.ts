@@ -120,6 +120,12 @@ export class VirtualCard implements SmartCard {
     return this.authVerifiedThisSession;
   }
 
+  /** Forgets a verification (the issuer replaced the value it was made with). */
+  clearVerified(id: PinId): void {
+    this.verified.delete(this.parts.pins[id]);
+    if (id === 'auth') this.authVerifiedThisSession = false;
+  }
+
   get behaviour(): Behaviour {
     return this.parts.behaviour;
   }
@@ -135,6 +141,8 @@ export class VirtualCard implements SmartCard {
 
   private execute(c: CommandApdu): Reply {
     const cla = c.cla;
+    // CLA 40-7F: the further interindustry class, logical channels 4-19 (ISO 7816-4 5.4.1)
+    if ((cla & 0xc0) === 0x40) fail(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
     const base = cla & 0xf0;
     if (base !== 0x00 && base !== 0x80) {
       fail(base === 0x10 || base === 0x90 ? SW.COMMAND_CHAINING_NOT_SUPPORTED : SW.CLA_NOT_SUPPORTED);
@@ -246,9 +254,13 @@ export class VirtualCard implements SmartCard {
     return OK;
   }
 
-  /** Resolves a short EF identifier (P2 = 80 + SFI forms); makes the EF current. */
-  private efBySfi(sfi: number): Ef {
-    if (!this.parts.behaviour.sfiShortForms) fail(SW.INCORRECT_P1P2);
+  /**
+   * Resolves a short EF identifier; makes the EF current. `optional` marks the forms no client needs
+   * (VERIFY / CHANGE with P2 = 80 + SFI, READ BINARY by SFI [1]), which behaviour.sfiShortForms can turn
+   * off; the others (80 2A and INTERNAL AUTHENTICATE by SFI, READ RECORD by SFI) are always on.
+   */
+  private efBySfi(sfi: number, optional: boolean): Ef {
+    if (optional && !this.parts.behaviour.sfiShortForms) fail(SW.INCORRECT_P1P2);
     const ef = this.df.efs.get(sfi);
     if (!ef) return fail(SW.FILE_NOT_FOUND);
     if (ef.kind === 'absent') return fail(ef.selectSw);
@@ -275,7 +287,7 @@ export class VirtualCard implements SmartCard {
     let offset: number;
     if (c.p1 & 0x80) {
       if (c.p1 & 0x60) fail(SW.INCORRECT_P1P2);
-      ef = this.efBySfi(c.p1 & 0x1f);
+      ef = this.efBySfi(c.p1 & 0x1f, true);
       offset = c.p2;
     } else {
       ef = this.currentEf();
@@ -293,7 +305,7 @@ export class VirtualCard implements SmartCard {
     if (mode === 0x05) fail(SW.FUNCTION_NOT_SUPPORTED);
     if (mode !== 0x04) fail(SW.INCORRECT_P1P2);
     const sfi = c.p2 >> 3;
-    const ef = sfi === 0 ? this.currentEf() : this.efBySfi(sfi);
+    const ef = sfi === 0 ? this.currentEf() : this.efBySfi(sfi, false);
     if (ef.kind !== 'record') return fail(ef.kind === 'opaque' ? ef.sw : SW.COMMAND_INCOMPATIBLE_WITH_FILE);
     if (!this.allowed(ef.read)) fail(SW.SECURITY_STATUS_NOT_SATISFIED);
     const rec = c.p1 >= 1 ? ef.records[c.p1 - 1] : undefined;
@@ -304,14 +316,14 @@ export class VirtualCard implements SmartCard {
   // ---- VERIFY / CHANGE ---------------------------------------------------------------------------
 
   /** The key reference named by P2: 80 = current EF, 80 + SFI = that EF (short form). */
-  private keyRef(p2: number): Ef {
+  private keyRef(p2: number, optionalSfi: boolean): Ef {
     if (p2 === 0x80) return this.currentEf();
-    if (p2 > 0x80 && p2 <= 0x9e) return this.efBySfi(p2 & 0x1f);
+    if (p2 > 0x80 && p2 <= 0x9e) return this.efBySfi(p2 & 0x1f, optionalSfi);
     return fail(SW.INCORRECT_P1P2);
   }
 
   private pinEf(p2: number): PinEf {
-    const ef = this.keyRef(p2);
+    const ef = this.keyRef(p2, true);
     if (ef.kind !== 'pin') return fail(ef.kind === 'opaque' ? ef.sw : SW.COMMAND_INCOMPATIBLE_WITH_FILE);
     return ef;
   }
@@ -320,11 +332,14 @@ export class VirtualCard implements SmartCard {
     if (c.p1 !== 0x00) fail(SW.INCORRECT_P1P2);
     const pin = this.pinEf(c.p2).pin;
     if (c.data.length === 0) return { sw: SW.COUNTER | pin.remaining }; // query: never spends a try
+    // a blocked key answers 69 84 to every VERIFY with data, without looking at it [T]
+    if (pin.blocked) return fail(SW.REFERENCE_DATA_BLOCKED);
     if (c.data.length > 16) fail(parseInt(this.parts.behaviour.verifyTooLongSw, 16));
     const outcome = pin.verify(c.data);
     if (outcome === 'blocked') return fail(SW.REFERENCE_DATA_BLOCKED);
     if (outcome === 'wrong') {
       this.verified.delete(pin);
+      if (pin.id === 'auth') this.authVerifiedThisSession = false;
       return { sw: SW.COUNTER | pin.remaining };
     }
     this.verified.add(pin);
@@ -349,7 +364,7 @@ export class VirtualCard implements SmartCard {
 
   private keyFor(p2: number): KeyEf {
     if (p2 === 0x00) return this.df.ownKey ?? fail(SW.INCORRECT_P1P2);
-    const ef = this.keyRef(p2);
+    const ef = this.keyRef(p2, false);
     if (ef.kind !== 'key') return fail(ef.kind === 'opaque' ? ef.sw : SW.COMMAND_INCOMPATIBLE_WITH_FILE);
     return ef;
   }

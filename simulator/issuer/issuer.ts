@@ -30,6 +30,7 @@ export function setPin(card: VirtualCard, id: UserPinId, value: string): void {
   const pin = userPin(card, id);
   if (!pin.rule.validNew?.(value)) throw new InputError(`new ${id} PIN does not match its format (${pin.rule.format})`);
   pin.setValue(value);
+  card.clearVerified(id); // a session verified with the old value is not verified with the new one
 }
 
 /**

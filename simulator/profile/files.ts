@@ -38,7 +38,8 @@
  *   (profile.keys.textAp); on a real card it is a separate key (myna-card src/ap/text.rs).
  * - Opaque fields (text 0005 DF43, face 0003 DF35) are SHA-256 expansions of the card serial.
  * - EF 0002 of 券面入力補助AP and the 券面事項確認AP objects are sized exactly to the object (no filler);
- *   only text 0001 (17 B, spec 3.2) and text 0005 (behaviour.textApBasicInfoSize, spec 8) carry filler.
+ *   only text 0001 (17 B with `FF FF`, spec 3.2 [T]) and text 0005 (behaviour.textApBasicInfoSize with
+ *   behaviour.filler, spec 8) carry filler.
  * - Token info utcTime is 16 spaces: the flags do not set CKF_CLOCK_ON_TOKEN, so PKCS#11 gives
  *   utcTime no meaning.
  */
@@ -196,10 +197,10 @@ function opaque(label: string, p: Profile, n: number): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // 券面事項入力補助AP (spec 3.2)
 
-/** EF 0001: `FF 10 0C` + 12 digits + filler to 17 bytes [T]. */
+/** EF 0001: `FF 10 0C` + 12 digits + `FF FF` to 17 bytes [T] (a fact, so not behaviour.filler). */
 export function textMyNumberFile(p: Profile): Uint8Array {
   const obj = tlv(0xff10, ascii(p.holder.myNumber));
-  return concat(obj, fill(17 - obj.length, p.behaviour.filler));
+  return concat(obj, fill(17 - obj.length, 0xff));
 }
 
 /** The four objects DF22..DF25 of EF 0002 (spec 3.2.1). */

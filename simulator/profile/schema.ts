@@ -13,6 +13,11 @@ import { z } from 'zod';
 export const PROFILE_FORMAT = 'myna-hil/card-profile';
 export const PROFILE_VERSION = 1;
 
+/** A status word option: an error SW (6xxx), never 61xx (more data) or 63xx (counters). */
+const errorSw = z
+  .string()
+  .regex(/^6[0-9A-Fa-f]{3}$/, 'must be an error status word, 4 hex digits 6xxx')
+  .refine((v) => !/^6[13]/i.test(v), 'must not be 61xx or 63xx, which clients read as more data or a PIN counter');
 const hex = z.string().regex(/^(?:[0-9A-Fa-f]{2})*$/, 'must be a hex string (pairs of 0-9, A-F)');
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
 const digits = (n: number) => z.string().regex(new RegExp(`^\\d{${n}}$`), `must be exactly ${n} digits`);
@@ -58,16 +63,16 @@ export const Behaviour = z
     /** Select a DF by a prefix of its AID (JICSAP allows it) [I]. */
     allowAidPrefix: z.boolean().default(false),
     /** SW for a SELECT of an unknown AID [I]. */
-    unknownAidSw: hex.length(4).default('6A82'),
+    unknownAidSw: errorSw.default('6A82'),
     /** SW for CHANGE REFERENCE DATA / CHANGE KEY without prior VERIFY [I]. */
-    changeWithoutVerifySw: hex.length(4).default('6982'),
+    changeWithoutVerifySw: errorSw.default('6982'),
     /** SW when the new PIN value violates the PIN's format [I] (spec 4.3: 6A80 or 6700). */
-    newPinFormatSw: hex.length(4).default('6A80'),
+    newPinFormatSw: errorSw.default('6A80'),
     /** SW for VERIFY with more than 16 bytes of data [I]. */
-    verifyTooLongSw: hex.length(4).default('6700'),
+    verifyTooLongSw: errorSw.default('6700'),
     /** Cards without a signature certificate: EF 0001 / key 001A answer SELECT with this SW [U]. */
-    missingSignCertSw: hex.length(4).default('6A82'),
-    /** Filler byte after the objects in transparent EFs [U] (FF seen after the My Number). */
+    missingSignCertSw: errorSw.default('6A82'),
+    /** Filler byte after the object in 券面入力補助AP EF 0005 [U] (EF 0001's `FF FF` is a fact [T]). */
     filler: z.number().int().min(0).max(255).default(0xff),
     /** Physical size of 券面入力補助AP EF 0005 (≥ 256 so fixed 256-byte reads work) [I]. */
     textApBasicInfoSize: z.number().int().min(160).max(1024).default(256),

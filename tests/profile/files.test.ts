@@ -56,8 +56,12 @@ describe('券面事項入力補助AP', () => {
   it('EF 0001 equals the spec example: FF 10 0C + 12 digits + FF FF (17 bytes)', () => {
     const p = withHolder({ myNumber: '123456789018' });
     expect(hex(textMyNumberFile(p))).toBe('FF100C313233343536373839303138FFFF');
+    // FF FF is a fact of real cards [T]: behaviour.filler (0005's padding) does not change it
     p.behaviour.filler = 0x00;
-    expect(hex(textMyNumberFile(p)).slice(-4)).toBe('0000');
+    expect(hex(textMyNumberFile(p)).slice(-4)).toBe('FFFF');
+    const ef5 = deriveFiles(p).text.get(5)!;
+    expect(ef5.length).toBe(256);
+    expect(ef5[ef5.length - 1]).toBe(0x00);
   });
 
   it('EF 0003 integrity record: DF31 = SHA-256 of EF 0001 as stored, DF32 = SHA-256 of EF 0002 value minus DF21', () => {
