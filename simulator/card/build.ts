@@ -32,17 +32,21 @@ export function cardFingerprint(profile: Profile): string {
 
 function pinRules(profile: Profile): Record<PinId, PinRule> {
   const t = profile.behaviour.maxTries;
-  const key = (format: string): PinRule => ({ maxTries: t.verificationKeys, format });
-  const rules = {
-    textA: key('照合番号A: the 12-digit My Number'),
-    faceA: key('照合番号A: the 12-digit My Number'),
-    textB: key('照合番号B: era YYMMDD + expiry year + security code, 14 digits'),
-    faceB: key('照合番号B: era YYMMDD + expiry year + security code, 14 digits'),
-    faceBirth: key('birth date as era YYMMDD, 6 digits'),
-    textBlocked: { maxTries: 0, format: 'blocked on every card' },
-  } as Record<PinId, PinRule>;
+  const key = (id: 'textA' | 'textB' | 'faceA' | 'faceB' | 'faceBirth', digits: number, format: string): PinRule => ({
+    maxTries: t[id] ?? t.verificationKeys,
+    lengths: [digits, digits],
+    format,
+  });
+  const rules: Partial<Record<PinId, PinRule>> = {
+    textA: key('textA', 12, '照合番号A: the 12-digit My Number'),
+    faceA: key('faceA', 12, '照合番号A: the 12-digit My Number'),
+    textB: key('textB', 14, '照合番号B: era YYMMDD + expiry year + security code, 14 digits'),
+    faceB: key('faceB', 14, '照合番号B: era YYMMDD + expiry year + security code, 14 digits'),
+    faceBirth: key('faceBirth', 6, 'birth date as era YYMMDD, 6 digits'),
+    textBlocked: { maxTries: 0, lengths: [1, 16], format: 'blocked on every card' },
+  };
   for (const id of USER_PINS) rules[id] = userPinRule(id, t[id]);
-  return rules;
+  return rules as Record<PinId, PinRule>;
 }
 
 function initialPinStates(profile: Profile, files: DerivedFiles, rules: Record<PinId, PinRule>): Record<PinId, PinState> {

@@ -215,6 +215,8 @@ export class VirtualCard implements SmartCard {
 
   private select(c: CommandApdu): Reply {
     if (c.p2 !== 0x0c && c.p2 !== 0x00) fail(SW.INCORRECT_P1P2);
+    const fciSw = this.parts.behaviour.selectFciSw;
+    if (c.p2 === 0x00 && fciSw) fail(parseInt(fciSw, 16));
     switch (c.p1) {
       case 0x04:
         return this.selectDf(c.data);
@@ -334,7 +336,11 @@ export class VirtualCard implements SmartCard {
     if (c.data.length === 0) return { sw: SW.COUNTER | pin.remaining }; // query: never spends a try
     // a blocked key answers 69 84 to every VERIFY with data, without looking at it [T]
     if (pin.blocked) return fail(SW.REFERENCE_DATA_BLOCKED);
-    if (c.data.length > 16) fail(parseInt(this.parts.behaviour.verifyTooLongSw, 16));
+    const b = this.parts.behaviour;
+    if (c.data.length > 16) fail(parseInt(b.verifyTooLongSw, 16));
+    if (b.verifyWrongLengthSw && (c.data.length < pin.rule.lengths[0] || c.data.length > pin.rule.lengths[1])) {
+      fail(parseInt(b.verifyWrongLengthSw, 16));
+    }
     const outcome = pin.verify(c.data);
     if (outcome === 'blocked') return fail(SW.REFERENCE_DATA_BLOCKED);
     if (outcome === 'wrong') {

@@ -28,6 +28,8 @@ export type UserPinId = (typeof USER_PINS)[number];
 export interface PinRule {
   /** Retry limit; 0 for a reference that is blocked by design. */
   maxTries: number;
+  /** Lengths a value can have, inclusive (for behaviour.verifyWrongLengthSw). */
+  lengths: readonly [number, number];
   /** Checks a *new* value (CHANGE, issuer set). Undefined: the value cannot be changed. */
   validNew?: (value: string) => boolean;
   /** Human description of the format, for error messages. */
@@ -41,13 +43,13 @@ const fourDigits = (v: string) => FOUR_DIGIT_RE.test(v);
 export function userPinRule(id: UserPinId, maxTries: number): PinRule {
   switch (id) {
     case 'sign':
-      return { maxTries, validNew: isValidSignPassword, format: '6-16 of A-Z and 0-9 with at least one letter and one digit', change: 'CHANGE_REFERENCE_DATA' };
+      return { maxTries, lengths: [6, 16], validNew: isValidSignPassword, format: '6-16 of A-Z and 0-9 with at least one letter and one digit', change: 'CHANGE_REFERENCE_DATA' };
     case 'auth':
     case 'kenmen':
-      return { maxTries, validNew: fourDigits, format: '4 digits', change: 'CHANGE_REFERENCE_DATA' };
+      return { maxTries, lengths: [4, 4], validNew: fourDigits, format: '4 digits', change: 'CHANGE_REFERENCE_DATA' };
     case 'juki':
     case 'common':
-      return { maxTries, validNew: fourDigits, format: '4 digits', change: 'CHANGE_KEY' };
+      return { maxTries, lengths: [4, 4], validNew: fourDigits, format: '4 digits', change: 'CHANGE_KEY' };
   }
 }
 

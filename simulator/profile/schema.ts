@@ -52,8 +52,14 @@ export const Behaviour = z
         juki: z.number().int().min(1).max(15).default(3),
         kenmen: z.number().int().min(1).max(15).default(3),
         common: z.number().int().min(1).max(15).default(3),
-        /** 照合番号A/B and the birth-date key [U]; yuki-js/sc-tools-myna says 3. */
+        /** 照合番号A/B and the birth-date key [U]; yuki-js/sc-tools-myna says 3 (for the 券面事項確認AP ones). */
         verificationKeys: z.number().int().min(1).max(15).default(3),
+        /** Per-key overrides of verificationKeys (spec 4.1 lists each as [U]). */
+        textA: z.number().int().min(1).max(15).optional(),
+        textB: z.number().int().min(1).max(15).optional(),
+        faceA: z.number().int().min(1).max(15).optional(),
+        faceB: z.number().int().min(1).max(15).optional(),
+        faceBirth: z.number().int().min(1).max(15).optional(),
       })
       .prefault({}),
     /** SELECT DF (also re-selecting the same DF) clears verified flags [I] (spec 9.2). */
@@ -70,6 +76,14 @@ export const Behaviour = z
     newPinFormatSw: errorSw.default('6A80'),
     /** SW for VERIFY with more than 16 bytes of data [I]. */
     verifyTooLongSw: errorSw.default('6700'),
+    /**
+     * VERIFY with a value whose length no value of that key can have (e.g. 3 digits for the auth PIN)
+     * [U] (spec 12.4): absent = compared like any wrong value (a try is spent, spec 9.4); a SW = answered
+     * with it and no try spent.
+     */
+    verifyWrongLengthSw: errorSw.optional(),
+    /** SELECT with P2 = 00 (FCI requested) [U]: absent = answered like P2 = 0C (no FCI); a SW = refused with it. */
+    selectFciSw: errorSw.optional(),
     /** Cards without a signature certificate: EF 0001 / key 001A answer SELECT with this SW [U]. */
     missingSignCertSw: errorSw.default('6A82'),
     /** Filler byte after the object in 券面入力補助AP EF 0005 [U] (EF 0001's `FF FF` is a fact [T]). */

@@ -117,3 +117,46 @@ describe('state and issuer', () => {
     expect(() => reinitSignPassword(card, 'NEW1PASS')).toThrow(IssuerError);
   });
 });
+
+describe('[U] behaviours as options', () => {
+  it('verifyWrongLengthSw: absent, a 3-digit auth PIN is a wrong try (9.4); set, it is refused and no try is spent', async () => {
+    const p: Profile = structuredClone(await testProfile());
+    const plain = cardFromProfile(p);
+    tx(plain, JPKI);
+    tx(plain, '00A4020C020018');
+    expect(tx(plain, verifyCmd('123')).swHex).toBe('63C2');
+    p.behaviour.verifyWrongLengthSw = '6700';
+    const strict = cardFromProfile(p);
+    tx(strict, JPKI);
+    tx(strict, '00A4020C020018');
+    expect(tx(strict, verifyCmd('123')).swHex).toBe('6700');
+    tx(strict, '00A4020C02001B');
+    expect(tx(strict, verifyCmd('ABC12')).swHex).toBe('6700'); // 5 characters: no sign password has that
+    expect(tx(strict, verifyCmd('WRONG12')).swHex).toBe('63C4'); // a possible length is compared
+    tx(strict, FACE);
+    tx(strict, '00A4020C020013');
+    expect(tx(strict, verifyCmd('1234')).swHex).toBe('6700'); // 照合番号A has 12 digits
+    expect(strict.pin('auth').remaining).toBe(3);
+    expect(strict.pin('faceA').remaining).toBe(3);
+  });
+
+  it('selectFciSw: absent, P2 00 is answered like 0C; set, it is refused', async () => {
+    const p: Profile = structuredClone(await testProfile());
+    expect(tx(cardFromProfile(p), '00A404000AD392F000260100000001').swHex).toBe('9000');
+    p.behaviour.selectFciSw = '6A86';
+    const card = cardFromProfile(p);
+    expect(tx(card, '00A404000AD392F000260100000001').swHex).toBe('6A86');
+    expect(tx(card, JPKI).swHex).toBe('9000');
+  });
+
+  it('maxTries of each verification key can be set on its own', async () => {
+    const p: Profile = structuredClone(await testProfile());
+    p.behaviour.maxTries.faceA = 10;
+    p.behaviour.maxTries.textB = 5;
+    const card = cardFromProfile(p);
+    expect([card.pin('faceA').remaining, card.pin('textA').remaining, card.pin('textB').remaining, card.pin('faceB').remaining]).toEqual([10, 3, 5, 3]);
+    tx(card, FACE);
+    tx(card, '00A4020C020013');
+    expect(tx(card, '00200080').swHex).toBe('63CA');
+  });
+});
