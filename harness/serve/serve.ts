@@ -74,6 +74,11 @@ export function defaultControlPath(slot: number): string {
   return join(process.env.XDG_RUNTIME_DIR || tmpdir(), `myna-hil-serve-slot${slot}.sock`);
 }
 
+/** Logs the card's internal faults (answered 6F 00, never thrown) as warnings. */
+function reportFaults(card: ServableCard, warn: (line: string) => void): void {
+  if (card instanceof VirtualCard) card.onFault = (err) => warn(`card fault, answered 6F 00: ${(err as Error)?.message ?? String(err)}`);
+}
+
 function stamp(d: Date): string {
   return d.toISOString().slice(11, 23);
 }
@@ -86,6 +91,7 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
   const warn = (line: string) => io.err(`${stamp(now())} ${tag} warning: ${line}`);
 
   const card = await buildCard(opts.card, opts.state, opts.atr);
+  reportFaults(card, warn);
   const mode = opts.reversed ? 'listen' : 'connect';
   const transport = new VpcdTransport({
     card,

@@ -53,6 +53,11 @@ export class VirtualCard implements SmartCard {
   /** The auth PIN was verified since the last power-up or reset (for the sign-password re-initialisation). */
   private authVerifiedThisSession = false;
   private readonly atrBytes: Uint8Array;
+  /**
+   * Told about every internal fault answered 6F 00 (a bug, or a state file that could not be written):
+   * the card never throws, so this is how a host (serve, a test) learns of one.
+   */
+  onFault: (err: unknown) => void = () => {};
 
   constructor(private readonly parts: CardParts) {
     this.atrBytes = parts.atr;
@@ -93,6 +98,7 @@ export class VirtualCard implements SmartCard {
         throw err;
       }
       // A bug in a handler must never take the card (and with vpcd, the reader) down.
+      this.onFault(err);
       return encodeResponse(undefined, SW.NO_PRECISE_DIAGNOSIS);
     }
   }

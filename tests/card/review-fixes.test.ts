@@ -160,3 +160,20 @@ describe('[U] behaviours as options', () => {
     expect(tx(card, '00200080').swHex).toBe('63CA');
   });
 });
+
+describe('faults', () => {
+  it('a state file that cannot be written is answered 6F 00 and reported through onFault, never thrown', async () => {
+    const p = await testProfile();
+    const failing = { location: '(test)', load: () => undefined, save: () => {} } as unknown as FileStore;
+    const card = cardFromProfile(p, { store: failing });
+    failing.save = () => {
+      throw new Error('disk full');
+    };
+    const faults: unknown[] = [];
+    card.onFault = (e) => faults.push(e);
+    tx(card, JPKI);
+    tx(card, '00A4020C020018');
+    expect(tx(card, verifyCmd('0000')).swHex).toBe('6F00');
+    expect(faults.map((e) => (e as Error).message)).toEqual(['disk full']);
+  });
+});
