@@ -419,16 +419,23 @@ function getData(p: Profile): Map<number, Uint8Array> {
 
 export function deriveFiles(p: Profile): DerivedFiles {
   const certs = p.certificates;
+  // Certificate EFs: the DER, then behaviour.certificatePadding filler bytes (spec 12.7 [U]); clients
+  // size the read from the 30 82 header, so a padded EF reads the same.
+  const pad = p.behaviour.certificatePadding;
+  const certificateEf = (pem: string, field: string) => {
+    const der = certificateDer(pem, field);
+    return pad.bytes ? concat(der, fill(pad.bytes, pad.byte)) : der;
+  };
   const b = birthEra(p);
   const commonRecord1 = concat(Uint8Array.of(0x01, 0x1c), ascii(p.card.serial + p.card.municipalityCode + yyyymmdd(p.card.expiry)));
   return {
     jpki: {
       tokenInfo: tokenInfo(p),
       certAvailability: Uint8Array.of(certs.sign ? 0x8f : 0x00, 0x8f, 0x00),
-      authCert: certificateDer(certs.auth, 'certificates.auth'),
-      signCert: certs.sign ? certificateDer(certs.sign, 'certificates.sign') : undefined,
-      authCa: certificateDer(certs.authCa, 'certificates.authCa'),
-      signCa: certificateDer(certs.signCa, 'certificates.signCa'),
+      authCert: certificateEf(certs.auth, 'certificates.auth'),
+      signCert: certs.sign ? certificateEf(certs.sign, 'certificates.sign') : undefined,
+      authCa: certificateEf(certs.authCa, 'certificates.authCa'),
+      signCa: certificateEf(certs.signCa, 'certificates.signCa'),
     },
     text: textFiles(p),
     face: faceFiles(p),

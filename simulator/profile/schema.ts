@@ -88,6 +88,14 @@ export const Behaviour = z
     missingSignCertSw: errorSw.default('6A82'),
     /** Filler byte after the object in 券面入力補助AP EF 0005 [U] (EF 0001's `FF FF` is a fact [T]). */
     filler: z.number().int().min(0).max(255).default(0xff),
+    /**
+     * Filler after the DER in the four JPKI certificate EFs [U] (spec 12.7: sizes exactly to the DER are
+     * safe for every client listed; real EFs may be larger). Clients that read `size - offset` bytes
+     * past the certificate then see these bytes.
+     */
+    certificatePadding: z
+      .strictObject({ bytes: z.number().int().min(0).max(4096).default(0), byte: z.number().int().min(0).max(255).default(0xff) })
+      .prefault({}),
     /** Physical size of 券面入力補助AP EF 0005 (≥ 256 so fixed 256-byte reads work) [I]. */
     textApBasicInfoSize: z.number().int().min(160).max(1024).default(256),
     /** Accept the short forms VERIFY P2 = 80+SFI and READ BINARY by SFI [1]. */

@@ -1,7 +1,7 @@
 /**
  * Behaviours found by a review against the spec: each test names the spec fact it holds the card to.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,5 +175,25 @@ describe('faults', () => {
     tx(card, '00A4020C020018');
     expect(tx(card, verifyCmd('0000')).swHex).toBe('6F00');
     expect(faults.map((e) => (e as Error).message)).toEqual(['disk full']);
+  });
+});
+
+describe('certificate EF padding [U]', () => {
+  it('padded certificate EFs still read whole the OpenSC way, and past the DER hold the filler', async () => {
+    const p: Profile = structuredClone(await testProfile());
+    p.behaviour.certificatePadding = { bytes: 300, byte: 0x00 };
+    const card = cardFromProfile(p);
+    tx(card, JPKI);
+    tx(card, '00A4020C02000A');
+    const head = tx(card, '00B0000004').data;
+    const size = ((head[2] << 8) | head[3]) + 4;
+    const whole = tx(card, `00B00000 00 ${size.toString(16).padStart(4, '0')}`);
+    expect(whole.swHex).toBe('9000');
+    expect(new X509Certificate(whole.data).raw.length).toBe(size);
+    const past = tx(card, `00B0${size.toString(16).padStart(4, '0')}00`);
+    expect(past.swHex).toBe('9000');
+    expect(past.data.length).toBe(256);
+    expect(past.data.every((b) => b === 0)).toBe(true);
+    expect(tx(card, `00B0${(size + 300).toString(16).padStart(4, '0')}01`).swHex).toBe('6B00');
   });
 });
