@@ -15,7 +15,7 @@ import type { SmartCard } from '../../simulator/card/types.ts';
 import { VpcdTransport, VPCD_BASE_PORT, type VpcdExchange } from '../../simulator/transport/vpcd/index.ts';
 import { vpcdReaderName } from '../pcsc/index.ts';
 import { VirtualCard } from '../../simulator/card/card.ts';
-import { reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
+import { pinCounters, reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
 import { USER_PINS, type UserPinId } from '../../simulator/pin/pin.ts';
 import { ControlServer, type IssuerCommand, type IssuerRequest } from './control.ts';
 
@@ -159,11 +159,6 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
     }
   };
 
-  /** Retry counters of the user PINs (never their values), for GET /status. */
-  const pinStatus = () =>
-    card instanceof VirtualCard
-      ? Object.fromEntries(USER_PINS.map((id) => [id, { remaining: card.pin(id).remaining, max: card.pin(id).rule.maxTries }]))
-      : undefined;
 
   let control: ControlServer | undefined;
   try {
@@ -178,7 +173,7 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
         log('inserted (control)');
       },
       reset: () => resetCard('control'),
-      status: () => ({ ...transport.status(), pins: pinStatus() }),
+      status: () => ({ ...transport.status(), pins: card instanceof VirtualCard ? pinCounters(card) : undefined }),
       issuer,
     });
   } catch (err) {

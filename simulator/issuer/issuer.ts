@@ -20,6 +20,13 @@ function userPin(card: VirtualCard, id: string) {
   return card.pin(id as UserPinId);
 }
 
+/** Retry counters of the user PINs, by PIN (never their values): what the municipal terminal shows. */
+export type PinCounters = Record<UserPinId, { remaining: number; max: number }>;
+
+export function pinCounters(card: VirtualCard): PinCounters {
+  return Object.fromEntries(USER_PINS.map((id) => [id, { remaining: card.pin(id).remaining, max: card.pin(id).rule.maxTries }])) as PinCounters;
+}
+
 /** Municipal counter: the retry counter back to its maximum, the value unchanged (unlocks a locked PIN). */
 export function resetCounter(card: VirtualCard, id: UserPinId): void {
   userPin(card, id).resetCounter();

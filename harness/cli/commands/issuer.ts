@@ -11,7 +11,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { buildCard } from '../../../simulator/card/load.ts';
 import { InputError } from '../../../simulator/errors.ts';
-import { resetCounter, setPin } from '../../../simulator/issuer/issuer.ts';
+import { pinCounters, type PinCounters, resetCounter, setPin } from '../../../simulator/issuer/issuer.ts';
 import { USER_PINS, type UserPinId } from '../../../simulator/pin/pin.ts';
 import { sendControl } from '../../serve/control.ts';
 
@@ -41,9 +41,7 @@ async function viaControl(socket: string, command: string, body?: unknown): Prom
   return reply.status as Record<string, unknown>;
 }
 
-type Pins = Record<string, { remaining: number; max: number }>;
-
-function printPins(pins: Pins): void {
+function printPins(pins: PinCounters): void {
   for (const id of USER_PINS) {
     const p = pins[id];
     console.log(`${id.padEnd(7)} ${p.remaining}/${p.max} tries left${p.remaining === 0 ? '  LOCKED' : ''}`);
@@ -51,8 +49,6 @@ function printPins(pins: Pins): void {
 }
 
 const atRest = (a: Target) => buildCard(a.card!, a.state!);
-const pinsOf = (card: ReturnType<typeof atRest>): Pins =>
-  Object.fromEntries(USER_PINS.map((id) => [id, { remaining: card.pin(id).remaining, max: card.pin(id).rule.maxTries }]));
 
 const status: CommandModule<object, Target> = {
   command: 'status',
@@ -61,7 +57,7 @@ const status: CommandModule<object, Target> = {
     target(y)
       .example('$0 issuer status --card card.json --state card.state.json', 'a card at rest')
       .example('$0 issuer status --control /tmp/myna-hil-serve-slot0.sock', 'a served card'),
-  handler: async (a) => printPins(a.control ? ((await viaControl(a.control, 'status')).pins as Pins) : pinsOf(atRest(a))),
+  handler: async (a) => printPins(a.control ? ((await viaControl(a.control, 'status')).pins as PinCounters) : pinCounters(atRest(a))),
 };
 
 const reset: CommandModule<object, Target & { pin: string }> = {
