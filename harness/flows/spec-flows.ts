@@ -11,13 +11,11 @@ import { swHex, swName } from '../../simulator/apdu/sw.ts';
 import { commandName, redactCommand } from '../../simulator/apdu/trace.ts';
 import { SHA256_DIGESTINFO_PREFIX } from '../../simulator/card/crypto.ts';
 import { isValidMyNumber } from '../../simulator/profile/rules.ts';
+import { AID } from '../../simulator/applets/index.ts';
 import type { ApduChannel } from './channel.ts';
 
-export const AID_HEX = {
-  jpki: 'D392F000260100000001',
-  text: 'D3921000310001010408',
-  face: 'D3921000310001010402',
-};
+/** The AIDs of simulator/applets, as hex for the flows' commands. */
+export const AID_HEX = { jpki: toHex(AID.jpki), text: toHex(AID.text), face: toHex(AID.face) };
 
 /** What a flow needs to know about the card (the PIN values a holder would type). */
 export interface FlowInputs {
