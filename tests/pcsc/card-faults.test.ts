@@ -11,25 +11,18 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { runFlows, SPEC_FLOWS, type FlowResult } from '../../harness/flows/spec-flows.ts';
+import { runFlows, SPEC_FLOWS } from '../../harness/flows/spec-flows.ts';
 import { pcscChannel } from '../../harness/pcsc/channel.ts';
 import { openPcsc, vpcdReaderName, type PcscCard, type PcscContext } from '../../harness/pcsc/index.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import type { VpcdExchange } from '../../simulator/transport/vpcd/messages.ts';
 import { testProfile } from '../support/card.ts';
 import { acquirePcscLock, describePcsc, IN_CI, pcscdOwnedByScript, runStackScript, STATE_DIR } from '../support/pcsc-env.ts';
-import { AID, hex, serveRealCard, txHex, verifyApdu, wrongPin, type ServedCard } from '../support/real-card.ts';
+import { AID, describeFailures, hex, serveRealCard, txHex, verifyApdu, wrongPin, type ServedCard } from '../support/real-card.ts';
 import { waitFor } from '../support/wait.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const R0 = vpcdReaderName(0);
-
-function failures(results: FlowResult[]): string {
-  return results
-    .filter((r) => !r.ok)
-    .map((r) => `${r.id}: ${r.error ?? ''} ${r.checks.filter((c) => !c.ok).map((c) => `${c.what} (${c.detail ?? ''})`).join('; ')}`)
-    .join('\n');
-}
 
 describePcsc('faults around the real card through pcscd', () => {
   let release: () => void = () => {};
@@ -113,7 +106,7 @@ describePcsc('faults around the real card through pcscd', () => {
     expect(await authQuery(h)).toBe('63C2'); // exactly the one try the dead client spent
     expect(counters()).toEqual([2, 5, 3, 3, 3]);
     const results = await runFlows(pcscChannel(h), SPEC_FLOWS.filter((f) => ['11.1', '11.2', '11.3'].includes(f.id)), inputs());
-    expect(failures(results)).toBe('');
+    expect(describeFailures(results)).toBe('');
     expect(results.map((r) => r.ok)).toEqual([true, true, true]);
     expect(counters()).toEqual([3, 5, 3, 3, 3]); // 11.1 verified the right PIN: full again
     // The card never left the reader, and nothing reached it that it could not parse.
@@ -172,7 +165,7 @@ describePcsc('faults around the real card through pcscd', () => {
 
       const h3 = ctx!.cards()[0];
       const results = await runFlows(pcscChannel(h3), SPEC_FLOWS.filter((f) => f.id === '11.1'), inputs());
-      expect(failures(results)).toBe('');
+      expect(describeFailures(results)).toBe('');
       expect(card.pin('auth').remaining).toBe(3);
     },
     120_000,

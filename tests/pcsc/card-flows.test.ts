@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { authenticityFlow } from '../../harness/flows/authenticity.ts';
-import { runFlows, SPEC_FLOWS, type FlowResult } from '../../harness/flows/spec-flows.ts';
+import { runFlows, SPEC_FLOWS } from '../../harness/flows/spec-flows.ts';
 import { pcscChannel } from '../../harness/pcsc/channel.ts';
 import { openPcsc, PcscError, vpcdReaderName, type PcscCard, type PcscContext } from '../../harness/pcsc/index.ts';
 import { sendControl } from '../../harness/serve/control.ts';
@@ -24,7 +24,7 @@ import { saveProfile } from '../../simulator/profile/io.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { testProfile } from '../support/card.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
-import { AID, hex, serveRealCard, spawnServe, txHex, verifyApdu, waitVisible, wrongPin, type ServedCard, type ServeProcess } from '../support/real-card.ts';
+import { AID, describeFailures, hex, serveRealCard, spawnServe, txHex, verifyApdu, waitVisible, wrongPin, type ServedCard, type ServeProcess } from '../support/real-card.ts';
 import { waitFor } from '../support/wait.ts';
 
 const R0 = vpcdReaderName(0);
@@ -36,13 +36,6 @@ const OTHER_ATR = '3BE000FF8131FE4514';
 const der = (pem: string) => new Uint8Array(new X509Certificate(pem).raw);
 const signApdu = (message: string) =>
   encodeCommand({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: Buffer.concat([SHA256_DIGESTINFO_PREFIX, createHash('sha256').update(message).digest()]), ne: 256 });
-
-function describeFailures(results: FlowResult[]): string {
-  return results
-    .filter((r) => !r.ok)
-    .map((r) => `${r.id}: ${r.error ?? ''} ${r.checks.filter((c) => !c.ok).map((c) => `${c.what} (${c.detail ?? ''})`).join('; ')}`)
-    .join('\n');
-}
 
 describePcsc('the real card through pcscd', () => {
   let release: () => void = () => {};

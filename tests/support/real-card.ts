@@ -12,21 +12,25 @@ import type { VirtualCard } from '../../simulator/card/card.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import type { StateStore } from '../../simulator/state/store.ts';
 import { VpcdTransport, type BackoffOptions } from '../../simulator/transport/vpcd/transport.ts';
+import type { FlowResult } from '../../harness/flows/spec-flows.ts';
+import { verifyCmd } from './card.ts';
 import { BIN } from './cli.ts';
 import { waitFor } from './wait.ts';
 
-export const AID = {
-  jpki: 'D392F000260100000001',
-  text: 'D3921000310001010408',
-  face: 'D3921000310001010402',
-};
+export { AID_HEX as AID } from '../../harness/flows/spec-flows.ts';
 
-export const hex = (b: Uint8Array): string => toHex(b).toUpperCase();
+/** Upper-case hex, no spaces. */
+export const hex = (b: Uint8Array): string => toHex(b);
 
 /** `00 20 00 80 Lc <value>` (VERIFY with ASCII data). */
-export function verifyApdu(value: string): Uint8Array {
-  const data = Buffer.from(value, 'latin1');
-  return Uint8Array.from([0x00, 0x20, 0x00, 0x80, data.length, ...data]);
+export const verifyApdu = (value: string): Uint8Array => fromHex(verifyCmd(value));
+
+/** One line per failed flow with its failed checks, for assertion messages. */
+export function describeFailures(results: FlowResult[]): string {
+  return results
+    .filter((r) => !r.ok)
+    .map((r) => `${r.id}: ${r.error ?? ''} ${r.checks.filter((c) => !c.ok).map((c) => `${c.what} (${c.detail ?? ''})`).join('; ')}`)
+    .join('\n');
 }
 
 /** A value of the same format as `pin` that is not `pin` (a wrong PIN to spend a try with). */
