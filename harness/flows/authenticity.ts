@@ -13,7 +13,7 @@
  * data edited after generation) fails here, as a forged card must.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { readAll, readTlv, type Tlv } from '../../simulator/profile/tlv.ts';
+import { concat, readAll, readTlv, type Tlv } from '../../simulator/profile/tlv.ts';
 import { publicKeyFromCard, sha256DigestInfo, verifyDigestInfo } from '../../simulator/profile/files.ts';
 import { AID_HEX, type Flow, type FlowSession } from './spec-flows.ts';
 
@@ -23,7 +23,6 @@ const sha256 = (...parts: Uint8Array[]) => {
   return new Uint8Array(h.digest());
 };
 
-const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
 function children(obj: Uint8Array): Map<number, Tlv> {
   const outer = readTlv(obj);
@@ -76,8 +75,8 @@ export function authenticityFlow(anchorPem?: string): Flow {
       await s.verify(myNumber);
       await s.selectEf('0002');
       const face = children(await s.readBerObject());
-      const seg = (tags: number[]) => sha256(concat(tags.map((t) => face.get(t)?.raw ?? new Uint8Array())));
-      const digest = concat([seg([0xdf22, 0xdf23, 0xdf24]), seg([0xdf25, 0xdf26]), seg([0xdf27])]);
+      const seg = (tags: number[]) => sha256(...tags.map((t) => face.get(t)?.raw ?? new Uint8Array()));
+      const digest = concat(seg([0xdf22, 0xdf23, 0xdf24]), seg([0xdf25, 0xdf26]), seg([0xdf27]));
       const df28 = face.get(0xdf28);
       s.require('card face has a DF28 signature', !!df28);
       s.check('DF28 (issuer signature over the three card-face segments) verifies', verifyDigestInfo(faceIssuer, sha256DigestInfo(digest), df28!.value));

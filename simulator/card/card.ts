@@ -244,7 +244,7 @@ export class VirtualCard implements SmartCard {
     if (name.length < 1 || name.length > 16) fail(SW.WRONG_LENGTH);
     const prefix = this.parts.behaviour.allowAidPrefix;
     const applet = this.parts.applets.find((a) =>
-      prefix ? name.length <= a.aid.length && startsWith(a.aid, name) : equalBytes(a.aid, name),
+      prefix ? startsWith(a.aid, name) : equalBytes(a.aid, name),
     );
     if (!applet) return fail(parseInt(this.parts.behaviour.unknownAidSw, 16), 'unknown AID');
     this.df = applet;
@@ -424,9 +424,7 @@ export class VirtualCard implements SmartCard {
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return a.length === b.length && startsWith(a, b);
 }
 
 function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {

@@ -149,6 +149,16 @@ describe('[U] behaviours as options', () => {
     expect(tx(card, JPKI).swHex).toBe('9000');
   });
 
+  it('allowAidPrefix: a prefix of an AID selects it only when the option is on', async () => {
+    const p: Profile = structuredClone(await testProfile());
+    expect(tx(cardFromProfile(p), '00A4040C08D392F00026010000').swHex).toBe('6A82');
+    p.behaviour.allowAidPrefix = true;
+    const card = cardFromProfile(p);
+    expect(tx(card, '00A4040C08D392F00026010000').swHex).toBe('9000');
+    expect(card.selectedApplication).toBe('jpki');
+    expect(tx(card, '00A4040C0BD392F00026010000000199').swHex).toBe('6A82'); // longer than the AID
+  });
+
   it('maxTries of each verification key can be set on its own', async () => {
     const p: Profile = structuredClone(await testProfile());
     p.behaviour.maxTries.faceA = 10;
