@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { cardFromProfile } from '../../simulator/card/build.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { authenticityFlow } from '../../harness/flows/authenticity.ts';
-import { inProcessChannel } from '../../harness/flows/channel.ts';
+import { inProcessChannel } from '../../simulator/card/channel.ts';
 import { type FlowResult, runFlows, SPEC_FLOWS } from '../../harness/flows/spec-flows.ts';
 import { testProfile } from '../support/card.ts';
 
