@@ -5,17 +5,14 @@
  *
  * A flow records every exchange (PIN data redacted) and a list of checks with their outcome.
  */
-import { createHash, verify, X509Certificate } from 'node:crypto';
-import { encodeCommand, fromHex, parseResponse, toHex } from '../../simulator/apdu/codec.ts';
+import { verify, X509Certificate } from 'node:crypto';
+import type { ApduChannel } from '../../simulator/card/channel.ts';
+import { toHex } from '../../simulator/apdu/codec.ts';
 import { swHex, swName } from '../../simulator/apdu/sw.ts';
 import { commandName, redactCommand } from '../../simulator/apdu/trace.ts';
-import { SHA256_DIGESTINFO_PREFIX } from '../../simulator/card/crypto.ts';
-import { isValidMyNumber } from '../../simulator/profile/rules.ts';
-import { AID } from '../../simulator/applets/index.ts';
-import type { ApduChannel } from './channel.ts';
-
-/** The AIDs of simulator/applets, as hex for the flows' commands. */
-export const AID_HEX = { jpki: toHex(AID.jpki), text: toHex(AID.text), face: toHex(AID.face) };
+import { cmd, split } from './apdu.ts';
+import { AID, EF, isValidMyNumber, sha256, sha256DigestInfo } from './card-ref.ts';
+import { readConstructed, readHeader } from './tlv.ts';
 
 /** What a flow needs to know about the card (the PIN values a holder would type). */
 export interface FlowInputs {
@@ -57,6 +54,9 @@ export interface Flow {
 
 class FlowFailure extends Error {}
 
+const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+const text = (u: Uint8Array | undefined, encoding: BufferEncoding): string => Buffer.from(u ?? []).toString(encoding);
+
 /** Records exchanges and checks for one flow. */
 export class FlowSession {
   readonly checks: Check[] = [];
@@ -64,19 +64,18 @@ export class FlowSession {
   constructor(private readonly channel: ApduChannel, private readonly onExchange?: (e: Exchange) => void) {}
 
   /** Sends a command; with `expectSw`, a different SW fails the flow at once. */
-  async send(cmd: string | Uint8Array, expectSw?: number): Promise<{ data: Uint8Array; sw: number }> {
-    const bytes = typeof cmd === 'string' ? fromHex(cmd) : cmd;
+  async send(command: Uint8Array, expectSw?: number): Promise<{ data: Uint8Array; sw: number }> {
     const t0 = performance.now();
-    const raw = await this.channel.transmit(bytes);
+    const raw = await this.channel.transmit(command);
     const ms = performance.now() - t0;
     if (raw.length < 2) {
-      this.check(`${commandName(bytes)} answers with a status word`, false, `got ${raw.length} bytes`);
+      this.check(`${commandName(command)} answers with a status word`, false, `got ${raw.length} bytes`);
       throw new FlowFailure('no status word');
     }
-    const r = parseResponse(raw);
+    const r = split(raw);
     const e: Exchange = {
-      command: redactCommand(bytes),
-      name: commandName(bytes),
+      command: redactCommand(command),
+      name: commandName(command),
       response: `${r.data.length ? `${r.data.length} bytes ` : ''}${swHex(r.sw)} (${swName(r.sw)})`,
       sw: r.sw,
       ms,
@@ -87,11 +86,11 @@ export class FlowSession {
       this.check(`${e.name} ${e.command} answers ${swHex(expectSw)}`, false, `answered ${swHex(r.sw)} (${swName(r.sw)})`);
       throw new FlowFailure(`unexpected status word ${swHex(r.sw)}`);
     }
-    return { data: new Uint8Array(r.data), sw: r.sw };
+    return r;
   }
 
-  async ok(cmd: string | Uint8Array): Promise<Uint8Array> {
-    return (await this.send(cmd, 0x9000)).data;
+  async ok(command: Uint8Array): Promise<Uint8Array> {
+    return (await this.send(command, 0x9000)).data;
   }
 
   check(what: string, ok: boolean, detail?: string): boolean {
@@ -104,85 +103,111 @@ export class FlowSession {
     if (!this.check(what, ok, detail)) throw new FlowFailure(what);
   }
 
-  selectAp(aid: string): Promise<Uint8Array> {
-    return this.ok(`00A4040C0A${aid}`);
+  selectAp(aid: Uint8Array): Promise<Uint8Array> {
+    return this.ok(cmd.selectAp(aid));
   }
 
-  selectEf(fid: string): Promise<Uint8Array> {
-    return this.ok(`00A4020C02${fid}`);
+  selectEf(fid: number): Promise<Uint8Array> {
+    return this.ok(cmd.selectEf(fid));
+  }
+
+  /** READ BINARY of `n` bytes at `offset`, requiring 90 00. */
+  read(offset: number, n: number): Promise<Uint8Array> {
+    return this.ok(cmd.readBinary(offset, n));
   }
 
   verify(value: string, expectSw = 0x9000): Promise<{ data: Uint8Array; sw: number }> {
-    return this.send(encodeCommand({ cla: 0, ins: 0x20, p1: 0, p2: 0x80, data: Buffer.from(value, 'latin1') }), expectSw);
+    return this.send(cmd.verify(ascii(value)), expectSw);
   }
 
   /** VERIFY query on the selected PIN: requires `63 Cx` with a try left; returns the tries left. */
   async triesLeft(what: string): Promise<number> {
-    const q = await this.send('00200080');
+    const q = await this.send(cmd.verify());
     this.require(`${what} query answers 63 Cx`, q.sw >> 4 === 0x63c, `${q.sw & 0x0f} tries left`);
     this.require(`${what} is not locked`, (q.sw & 0x0f) > 0);
     return q.sw & 0x0f;
   }
 
-  /** `80 2A 00 80` with the SHA-256 DigestInfo of `message`, on the selected key (spec 6). */
+  /** `80 2A 00 80` with the SHA-256 DigestInfo of `message`, on the selected key (docs/card.md §6). */
   signSha256(message: Uint8Array): Promise<Uint8Array> {
-    return this.ok(encodeCommand({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo(message), ne: 256 }));
+    return this.ok(cmd.signDigestInfo(digestInfo(message)));
   }
 
   /** OpenSC's way to read a certificate EF: 4-byte header, then 256-byte chunks, the last exact. */
   async readCertificate(): Promise<Uint8Array> {
-    const head = await this.ok('00B0000004');
+    const head = await this.read(0, 4);
     this.require('certificate starts with 30 82', head[0] === 0x30 && head[1] === 0x82, toHex(head, ' '));
     const size = ((head[2] << 8) | head[3]) + 4;
-    const out = new Uint8Array(size);
-    for (let off = 0; off < size; off += 256) {
-      const n = Math.min(256, size - off);
-      const chunk = await this.ok(encodeCommand({ cla: 0, ins: 0xb0, p1: off >> 8, p2: off & 0xff, ne: n }));
-      if (chunk.length !== n) this.require(`READ BINARY at ${off} returns ${n} bytes`, false, `${chunk.length} bytes`);
+    return this.readRest(head.subarray(0, 0), 0, size);
+  }
+
+  /** jpki/myna's way for BER objects: 7 bytes, the object's length from its header, then the rest. */
+  async readBerObject(): Promise<Uint8Array> {
+    const head = await this.read(0, 7);
+    let h: ReturnType<typeof readHeader>;
+    try {
+      h = readHeader(head);
+    } catch (e) {
+      this.require('the EF starts with a BER-TLV header', false, (e as Error).message);
+      throw e;
+    }
+    const total = h.headerLength + h.length;
+    return this.readRest(head.subarray(0, Math.min(head.length, total)), head.length, total);
+  }
+
+  /** Reads `total` bytes: `have` already read, the rest from `from` in chunks of up to 256, each exact. */
+  private async readRest(have: Uint8Array, from: number, total: number): Promise<Uint8Array> {
+    const out = new Uint8Array(total);
+    out.set(have);
+    for (let off = from; off < total; off += 256) {
+      const n = Math.min(256, total - off);
+      const chunk = await this.read(off, n);
+      this.require(`READ BINARY at ${off} returns ${n} bytes`, chunk.length === n, `${chunk.length} bytes`);
       out.set(chunk, off);
     }
     return out;
   }
-
-  /** jpki/myna's way for BER objects: 7 bytes of header, then the rest in chunks. */
-  async readBerObject(): Promise<Uint8Array> {
-    const head = await this.ok('00B0000007');
-    let len: number;
-    let hdr: number;
-    if (head[2] < 0x80) [len, hdr] = [head[2], 3];
-    else if (head[2] === 0x81) [len, hdr] = [head[3], 4];
-    else [len, hdr] = [(head[3] << 8) | head[4], 5];
-    const total = hdr + len;
-    const out = new Uint8Array(total);
-    out.set(head.subarray(0, Math.min(7, total)));
-    for (let off = 7; off < total; off += 256) {
-      const n = Math.min(256, total - off);
-      out.set(await this.ok(encodeCommand({ cla: 0, ins: 0xb0, p1: off >> 8, p2: off & 0xff, ne: n })), off);
-    }
-    return out;
-  }
 }
 
-function digestInfo(message: Uint8Array): Uint8Array {
-  return Buffer.concat([SHA256_DIGESTINFO_PREFIX, createHash('sha256').update(message).digest()]);
+const digestInfo = (message: Uint8Array): Uint8Array => sha256DigestInfo(sha256(message));
+
+export interface Basic4 {
+  name: string;
+  address: string;
+  birth: string;
+  sex: string;
+  /** The DF21 offsets (from the first byte of the file) and where DF22..DF25 really start. */
+  offsets: { table: number[]; actual: number[] };
 }
 
-/** Parses `FF 20 .. DF 21 .. DF 22 name DF 23 address DF 24 birth DF 25 sex` (spec 3.2.1). */
-export function parseBasic4(obj: Uint8Array): { name: string; address: string; birth: string; sex: string } {
-  const fields = new Map<number, Uint8Array>();
-  let i = obj[2] < 0x80 ? 3 : obj[2] === 0x81 ? 4 : 5;
-  while (i + 3 <= obj.length) {
-    const tag = (obj[i] << 8) | obj[i + 1];
-    let len = obj[i + 2];
-    let v = i + 3;
-    if (len === 0x81) [len, v] = [obj[i + 3], i + 4];
-    else if (len === 0x82) [len, v] = [(obj[i + 3] << 8) | obj[i + 4], i + 5];
-    fields.set(tag, obj.subarray(v, v + len));
-    i = v + len;
-  }
-  const text = (t: number) => Buffer.from(fields.get(t) ?? []).toString('utf8');
-  return { name: text(0xdf22), address: text(0xdf23), birth: text(0xdf24), sex: text(0xdf25) };
+/** Parses `FF 20 { DF 21 offsets, DF 22 name, DF 23 address, DF 24 birth, DF 25 sex }` (docs/card.md §3.2.1). */
+export function parseBasic4(obj: Uint8Array): Basic4 {
+  const { outer, byTag } = readConstructed(obj);
+  if (outer.tag !== 0xff20) throw new RangeError(`basic 4 attributes: outer tag ${outer.tag.toString(16).toUpperCase()}, expected FF20`);
+  const table = byTag.get(0xdf21)?.value ?? new Uint8Array();
+  const fields = [0xdf22, 0xdf23, 0xdf24, 0xdf25];
+  return {
+    name: text(byTag.get(0xdf22)?.value, 'utf8'),
+    address: text(byTag.get(0xdf23)?.value, 'utf8'),
+    birth: text(byTag.get(0xdf24)?.value, 'latin1'),
+    sex: text(byTag.get(0xdf25)?.value, 'latin1'),
+    offsets: {
+      table: fields.map((_, i) => (table[2 * i] << 8) | table[2 * i + 1]),
+      actual: fields.map((t) => byTag.get(t)?.offset ?? -1),
+    },
+  };
 }
+
+/** Reads the 12 digits of the My Number EF (`FF 10 0C` + digits + filler) after a VERIFY. */
+async function readMyNumber(s: FlowSession): Promise<string> {
+  await s.selectEf(EF.text.myNumber);
+  const mn = await s.read(0, 0x11);
+  s.require('My Number EF starts FF 10 0C', mn[0] === 0xff && mn[1] === 0x10 && mn[2] === 0x0c, toHex(mn.subarray(0, 3), ' '));
+  return text(mn.subarray(3, 15), 'latin1');
+}
+
+/** A foreign AID (a payment application) that OpenSC's other drivers probe with (docs/card.md §11.6). */
+const FOREIGN_AID = Uint8Array.of(0xa0, 0x00, 0x00, 0x00, 0x03, 0x10, 0x10);
 
 export const SPEC_FLOWS: Flow[] = [
   {
@@ -190,17 +215,17 @@ export const SPEC_FLOWS: Flow[] = [
     title: 'auth certificate, auth PIN, signature with the auth key (web login)',
     destructive: false,
     async run(s, inputs) {
-      await s.selectAp(AID_HEX.jpki);
-      await s.selectEf('0006');
-      const label = Buffer.from(await s.ok('00B0000020')).toString('latin1').trimEnd();
+      await s.selectAp(AID.jpki);
+      await s.selectEf(EF.jpki.tokenInfo);
+      const label = text(await s.read(0, 0x20), 'latin1').trimEnd();
       s.check('token label is a JPKI token', label.startsWith('JPKIAP'), label);
-      await s.selectEf('000A');
+      await s.selectEf(EF.jpki.authCert);
       const cert = new X509Certificate(await s.readCertificate());
       s.check('auth certificate parses', true, cert.subject.replaceAll('\n', ', '));
-      await s.selectEf('0018');
+      await s.selectEf(EF.jpki.authPin);
       await s.triesLeft('auth PIN');
       await s.verify(inputs.authPin);
-      await s.selectEf('0017');
+      await s.selectEf(EF.jpki.authKey);
       const challenge = Buffer.from(`myna-hil challenge ${Date.now()}`);
       const sig = await s.signSha256(challenge);
       s.check('signature is 256 bytes', sig.length === 256, `${sig.length}`);
@@ -212,21 +237,21 @@ export const SPEC_FLOWS: Flow[] = [
     title: 'sign password, signature certificate, signature with the sign key (e-Tax)',
     destructive: false,
     async run(s, inputs) {
-      await s.selectAp(AID_HEX.jpki);
-      const sel = await s.send('00A4020C020001');
+      await s.selectAp(AID.jpki);
+      const sel = await s.send(cmd.selectEf(EF.jpki.signCert));
       if (sel.sw === 0x6a82) {
         s.check('card has no signature certificate (minor or face-authentication card)', true);
         return;
       }
-      const denied = await s.send('00B0000004');
+      const denied = await s.send(cmd.readBinary(0, 4));
       s.check('sign certificate is protected before VERIFY (69 82)', denied.sw === 0x6982, swHex(denied.sw));
-      await s.selectEf('001B');
+      await s.selectEf(EF.jpki.signPin);
       await s.triesLeft('sign password');
       await s.verify(inputs.signPin);
-      await s.selectEf('0001');
+      await s.selectEf(EF.jpki.signCert);
       const cert = new X509Certificate(await s.readCertificate());
       s.check('sign certificate parses', true, cert.subject.replaceAll('\n', ', '));
-      await s.selectEf('001A');
+      await s.selectEf(EF.jpki.signKey);
       const attrs = Buffer.from('signedAttrs of a CMS SignedData');
       const sig = await s.signSha256(attrs);
       s.check('signature verifies with the sign certificate', verify('sha256', attrs, cert.publicKey, sig));
@@ -237,20 +262,18 @@ export const SPEC_FLOWS: Flow[] = [
     title: 'My Number and the basic 4 attributes (券面事項入力補助AP)',
     destructive: false,
     async run(s, inputs) {
-      await s.selectAp(AID_HEX.text);
-      await s.selectEf('0011');
+      await s.selectAp(AID.text);
+      await s.selectEf(EF.text.pin);
       await s.verify(inputs.kenmenPin);
-      await s.selectEf('0001');
-      const mn = await s.ok('00B0000011');
-      s.require('My Number EF starts FF 10 0C', mn[0] === 0xff && mn[1] === 0x10 && mn[2] === 0x0c, toHex(mn.subarray(0, 3), ' '));
-      const myNumber = Buffer.from(mn.subarray(3, 15)).toString('latin1');
+      const myNumber = await readMyNumber(s);
       s.check('My Number has a valid check digit', isValidMyNumber(myNumber));
-      await s.selectEf('0002');
+      await s.selectEf(EF.text.basic4);
       const b4 = parseBasic4(await s.readBerObject());
       s.check('name is present', b4.name.length > 0);
       s.check('address is present', b4.address.length > 0);
       s.check('birth date is YYYYMMDD', /^\d{8}$/.test(b4.birth), b4.birth);
       s.check('sex is a JIS X 0303 code', /^[0129]$/.test(b4.sex), b4.sex);
+      s.check('DF21 offsets point at DF22..DF25', b4.offsets.table.join() === b4.offsets.actual.join(), `table ${b4.offsets.table} actual ${b4.offsets.actual}`);
     },
   },
   {
@@ -258,15 +281,14 @@ export const SPEC_FLOWS: Flow[] = [
     title: 'card face with photo via 照合番号A (券面事項確認AP)',
     destructive: false,
     async run(s, inputs) {
-      await s.selectAp(AID_HEX.text);
-      await s.selectEf('0011');
+      await s.selectAp(AID.text);
+      await s.selectEf(EF.text.pin);
       await s.verify(inputs.kenmenPin);
-      await s.selectEf('0001');
-      const myNumber = Buffer.from((await s.ok('00B0000011')).subarray(3, 15)).toString('latin1');
-      await s.selectAp(AID_HEX.face);
-      await s.selectEf('0013');
+      const myNumber = await readMyNumber(s);
+      await s.selectAp(AID.face);
+      await s.selectEf(EF.face.verificationA);
       await s.verify(myNumber);
-      await s.selectEf('0002');
+      await s.selectEf(EF.face.cardFace);
       const face = Buffer.from(await s.readBerObject());
       s.check('card face object starts FF 20 82', face[0] === 0xff && face[1] === 0x20 && face[2] === 0x82);
       s.check('card face holds a JPEG 2000 photo', face.includes(Buffer.from('0000000C6A5020200D0A870A', 'hex')));
@@ -278,17 +300,17 @@ export const SPEC_FLOWS: Flow[] = [
     title: 'error traces: wrong auth PIN to the lock, sign without VERIFY, unknown EF and AID',
     destructive: true,
     async run(s) {
-      await s.selectAp(AID_HEX.jpki);
-      await s.selectEf('0018');
-      const q = await s.send('00200080');
-      const left = q.sw & 0x0f;
-      for (let i = left - 1; i >= 0; i--) await s.send('002000800430303030', 0x63c0 | i);
-      await s.send('002000800430303030', 0x6984);
-      await s.send('00200080', 0x63c0);
-      await s.selectEf('0017');
-      await s.send(encodeCommand({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo(Buffer.from('x')), ne: 256 }), 0x6982);
-      await s.send('00A4020C020099', 0x6a82);
-      await s.send('00A4040007A0000000031010', 0x6a82);
+      const wrong = ascii('0000');
+      await s.selectAp(AID.jpki);
+      await s.selectEf(EF.jpki.authPin);
+      const left = (await s.send(cmd.verify())).sw & 0x0f;
+      for (let i = left - 1; i >= 0; i--) await s.send(cmd.verify(wrong), 0x63c0 | i);
+      await s.send(cmd.verify(wrong), 0x6984);
+      await s.send(cmd.verify(), 0x63c0);
+      await s.selectEf(EF.jpki.authKey);
+      await s.send(cmd.signDigestInfo(digestInfo(Buffer.from('x'))), 0x6982);
+      await s.send(cmd.selectEf(0x0099), 0x6a82);
+      await s.send(cmd.selectAp(FOREIGN_AID, 0x00), 0x6a82);
       s.check('locked auth PIN answers 69 84 and the query 63 C0', true);
     },
   },

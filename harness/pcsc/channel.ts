@@ -7,7 +7,7 @@
  * card that died mid-command comes back as 0 bytes (pcsc-stack.md 5.5); FlowSession reports that as
  * a missing status word.
  */
-import type { ApduChannel } from '../flows/channel.ts';
+import type { ApduChannel } from '../../simulator/card/channel.ts';
 import type { PcscCard } from './client.ts';
 
 export function pcscChannel(card: PcscCard): ApduChannel {

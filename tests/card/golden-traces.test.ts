@@ -7,8 +7,10 @@ import { createHash, createPublicKey, publicDecrypt, verify, X509Certificate, co
 import { beforeEach, describe, expect, it } from 'vitest';
 import { fromHex, toHex } from '../../simulator/apdu/codec.ts';
 import type { VirtualCard } from '../../simulator/card/card.ts';
-import { SHA256_DIGESTINFO_PREFIX } from '../../simulator/card/crypto.ts';
 import { newCard, testProfile, tx, verifyCmd } from '../support/card.ts';
+
+/** Written from docs/card.md §6 (RFC 8017), not imported from the card: a wrong prefix there must fail here. */
+const SHA256_DIGESTINFO_PREFIX = fromHex('30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20');
 
 const JPKI = '00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01';
 const TEXT = '00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08';

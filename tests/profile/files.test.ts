@@ -1,19 +1,24 @@
 /**
  * deriveFiles: the card's EFs byte for byte against the spec's examples and layouts
- * (../shared/spec/mynumber-card.md sections 3, 4.4, 8), parsed back independently.
+ * (docs/card.md §3, §4.4, §8), parsed back independently: with the client's TLV reader and key
+ * decoding (harness/flows), never with the simulator's own tlv.ts, so a writer bug cannot be read
+ * back "correctly" by the same mistake.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { deriveFiles, tokenInfo, textBasic4, textMyNumberFile } from '../../simulator/profile/files.ts';
 import { eraYymmdd } from '../../simulator/profile/era.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
-import { readAll, readTlv } from '../../simulator/profile/tlv.ts';
+import { readAll, readTlv } from '../../harness/flows/tlv.ts';
+import { publicKeyFromCard } from '../../harness/flows/card-ref.ts';
 import { PHOTO_JP2_BASE64 } from '../../simulator/profile/fixtures/photo.ts';
 import { clone, fromHex, hex, profileOf } from './support.ts';
 
 const sha256 = (u: Uint8Array) => new Uint8Array(createHash('sha256').update(u).digest());
+/** The public half of a PEM key as a JWK, to compare with a key decoded from a card file. */
+const jwkOf = (pem: string) => createPublicKey(pem).export({ format: 'jwk' });
 
 let base: Profile;
 beforeAll(async () => {
@@ -88,6 +93,7 @@ describe('券面事項入力補助AP', () => {
     expect(hex(cvc.subarray(26, 42))).toBe(base.issuer.keyId.toUpperCase());
     expect(hex(cvc.subarray(42, 51))).toBe('900301000191820100');
     expect(hex(cvc.subarray(307, 312))).toBe('5F37820100');
+    expect(publicKeyFromCard(cvc.subarray(42, 307)).export({ format: 'jwk' })).toEqual(jwkOf(base.issuer.key));
   });
 
   it('EF 0005 AP basic info: FF 40 82 00 9F (as on a card), DF41 01 03 0E 01, DF42 key id, DF43 32 bytes + 96 FF, filler to the configured size', () => {
@@ -106,6 +112,9 @@ describe('券面事項入力補助AP', () => {
     const f = deriveFiles(base).text;
     expect(hex(f.get(6)!.subarray(0, 9))).toBe('A1820109' + '9003010001');
     expect(hex(f.get(7)!.subarray(0, 10))).toBe('FF50820213DF51820109');
+    // both carry the public half of the AP's own key 0013 (the 0006 choice is the simulator's, see files.ts)
+    expect(publicKeyFromCard(readTlv(f.get(6)!).value).export({ format: 'jwk' })).toEqual(jwkOf(base.keys.textAp));
+    expect(publicKeyFromCard(readTlv(f.get(7)!, 5).value).export({ format: 'jwk' })).toEqual(jwkOf(base.keys.textAp));
     expect(hex(f.get(8)!)).toBe('FF'.repeat(16));
   });
 });
@@ -122,6 +131,7 @@ describe('券面事項確認AP', () => {
     const [df11, df12, df13] = readAll(f, 5);
     expect(Buffer.from(df11.value).toString()).toBe(base.holder.birthDate.replaceAll('-', ''));
     expect(hex(f.subarray(df12.offset, df12.offset + 5))).toBe('DF12820109');
+    expect(publicKeyFromCard(df12.value).export({ format: 'jwk' })).toEqual(jwkOf(base.keys.faceAp));
     expect(df13.value.length).toBe(256);
   });
 

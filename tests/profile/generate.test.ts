@@ -7,21 +7,40 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createPublicKey, publicDecrypt, constants, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { generateProfile } from '../../simulator/profile/generate.ts';
-import {
-  cvcDigestInfo,
-  deriveFiles,
-  faceAgeTbs,
-  issuerDigestInfos,
-  myNumberImageTbs,
-  textApKeyTbs,
-  textIntegrityTbs,
-  verifyDigestInfo,
-} from '../../simulator/profile/files.ts';
-import { JPKI_SAN, readJpkiAltNames } from '../../simulator/profile/certs.ts';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { DirectoryString, SubjectAlternativeName } from '@peculiar/asn1-x509';
+import { cvcTbs, deriveFiles, faceAgeTbs, myNumberImageTbs, textApKeyTbs, textIntegrityTbs } from '../../simulator/profile/files.ts';
 import { ProfileV1, Variant, type Profile } from '../../simulator/profile/schema.ts';
 import { InputError } from '../../simulator/errors.ts';
-import { readAll, readTlv, type Tlv } from '../../simulator/profile/tlv.ts';
-import { clone, fromHex, hex, keyFromCard, profileOf } from './support.ts';
+import { publicKeyFromCard } from '../../harness/flows/card-ref.ts';
+import { readAll, readTlv, type Tlv } from '../../harness/flows/tlv.ts';
+import * as x509 from '../support/x509.ts';
+import { clone, fromHex, hex, profileOf } from './support.ts';
+
+/** The JPKI personal-data otherName OIDs, from the card reference (docs/card.md §3.1 EF 0001). */
+const JPKI_SAN = {
+  name: '1.2.392.200149.8.5.5.1',
+  nameAlt: '1.2.392.200149.8.5.5.2',
+  sex: '1.2.392.200149.8.5.5.3',
+  birthDate: '1.2.392.200149.8.5.5.4',
+  address: '1.2.392.200149.8.5.5.5',
+  addressAlt: '1.2.392.200149.8.5.5.6',
+} as const;
+
+/**
+ * A client's reading of the sign certificate's personal data: the certificate parsed by
+ * @peculiar/x509, the subjectAltName's otherName entries (which @peculiar/x509 does not decode) by
+ * @peculiar/asn1-x509, each value a DirectoryString. OID → text, in certificate order.
+ */
+function jpkiAltNames(pem: string): Map<string, string> {
+  const san = new x509.X509Certificate(pem).getExtension('2.5.29.17');
+  const out = new Map<string, string>();
+  if (!san) return out;
+  for (const g of AsnConvert.parse(san.value, SubjectAlternativeName)) {
+    if (g.otherName) out.set(g.otherName.typeId, AsnConvert.parse(g.otherName.value, DirectoryString).toString());
+  }
+  return out;
+}
 
 const sha256 = (...u: Uint8Array[]) => {
   const h = createHash('sha256');
@@ -150,6 +169,14 @@ describe('certificates', () => {
     expect(hex(sign.raw)).toContain('551D0F0101FF04040302' + '06C0'); // keyUsage critical: digitalSignature, nonRepudiation
     expect(hex(auth.raw)).toContain('551D0F0101FF04040302' + '0780'); // keyUsage critical: digitalSignature
     expect(auth.subject).toMatch(/^C=JP\nCN=\d{20}$/);
+    // the same through @peculiar/x509: critical key usages and the JPKI test-environment policies
+    const [pAuth, pSign] = [new x509.X509Certificate(p.certificates.auth), new x509.X509Certificate(p.certificates.sign!)];
+    const usage = (c: x509.X509Certificate) => c.getExtension(x509.KeyUsagesExtension)!;
+    expect([usage(pAuth).critical, usage(pAuth).usages]).toEqual([true, x509.KeyUsageFlags.digitalSignature]);
+    expect([usage(pSign).critical, usage(pSign).usages]).toEqual([true, x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.nonRepudiation]);
+    expect(pSign.getExtension(x509.CertificatePolicyExtension)!.policies).toEqual(['1.2.392.200149.8.5.1.0.20']);
+    expect(pAuth.getExtension(x509.CertificatePolicyExtension)!.policies).toEqual(['1.2.392.200149.8.5.1.2.30']);
+    expect(pAuth.signatureAlgorithm).toMatchObject({ name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } });
     expect(authCa.subject).toContain('TEST ONLY');
     // the card's auth key matches its certificate
     expect(auth.publicKey.export({ format: 'jwk' }).n).toBe(createPublicKey(p.keys.auth).export({ format: 'jwk' }).n);
@@ -165,7 +192,7 @@ describe('certificates', () => {
 
   it('the holder attributes parse back from the sign certificate subjectAltName; the auth certificate has none', () => {
     const p = P('adult');
-    const alt = readJpkiAltNames(new Uint8Array(der(p.certificates.sign!).raw));
+    const alt = jpkiAltNames(p.certificates.sign!);
     expect(alt.get(JPKI_SAN.name)).toBe(p.holder.name);
     expect(alt.get(JPKI_SAN.address)).toBe(p.holder.address);
     expect(alt.get(JPKI_SAN.sex)).toBe(p.holder.sex);
@@ -173,7 +200,7 @@ describe('certificates', () => {
     expect(alt.get(JPKI_SAN.nameAlt)).toBe(p.holder.nameAlt);
     expect(alt.get(JPKI_SAN.addressAlt)).toBe(p.holder.addressAlt);
     expect([...alt.keys()]).toEqual([JPKI_SAN.name, JPKI_SAN.birthDate, JPKI_SAN.sex, JPKI_SAN.address, JPKI_SAN.nameAlt, JPKI_SAN.addressAlt]);
-    expect(readJpkiAltNames(new Uint8Array(der(p.certificates.auth).raw)).size).toBe(0);
+    expect(jpkiAltNames(p.certificates.auth).size).toBe(0);
   });
 });
 
@@ -183,7 +210,7 @@ function clientCheck(p: Profile): Record<string, boolean> {
   const cvc = objectsOf(f.text.get(4)!);
   const body = cvc.find((o) => o.tag === 0x5f4e)!.value;
   const cvcOk = verify('sha256', body, createPublicKey(p.issuer.rootPublicKey), cvc.find((o) => o.tag === 0x5f37)!.value);
-  const issuer: KeyObject = keyFromCard(body.subarray(32));
+  const issuer: KeyObject = publicKeyFromCard(body.subarray(32));
   const before = (objects: Tlv[], tag: number) => {
     const i = objects.findIndex((o) => o.tag === tag);
     return { tbs: Buffer.concat(objects.slice(0, i).map((o) => o.raw)), sig: objects[i].value };
@@ -229,13 +256,15 @@ describe('issuer signatures', () => {
     expect(hex(textApKeyTbs(p))).toBe(hex(served(f.text.get(7)!, 0xdf52)));
     expect(hex(faceAgeTbs(p))).toBe(hex(served(f.face.get(1)!, 0xdf13)));
     expect(hex(myNumberImageTbs(p))).toBe(hex(served(f.face.get(5)!, 0xdf43)));
-    const infos = issuerDigestInfos(p);
-    for (const [name, di] of Object.entries(infos)) {
-      expect([name, verifyDigestInfo(issuer, di, fromHex(p.issuer.signatures[name as keyof typeof infos]))]).toEqual([name, true]);
-    }
-    expect(verifyDigestInfo(createPublicKey(p.issuer.rootPublicKey), cvcDigestInfo(p), fromHex(p.issuer.cvcSignature))).toBe(true);
-    // signDigestInfo over a SHA-256 DigestInfo is plain sha256WithRSAEncryption
-    expect(verify('sha256', textIntegrityTbs(p), issuer, fromHex(p.issuer.signatures.textIntegrity))).toBe(true);
+    // each profile signature is plain sha256WithRSAEncryption over its TBS, checked by node:crypto
+    const signed: Array<[keyof Profile['issuer']['signatures'], Uint8Array]> = [
+      ['textIntegrity', textIntegrityTbs(p)],
+      ['textApKey', textApKeyTbs(p)],
+      ['age', faceAgeTbs(p)],
+      ['myNumberImage', myNumberImageTbs(p)],
+    ];
+    for (const [name, tbs] of signed) expect([name, verify('sha256', tbs, issuer, fromHex(p.issuer.signatures[name]))]).toEqual([name, true]);
+    expect(verify('sha256', cvcTbs(p), createPublicKey(p.issuer.rootPublicKey), fromHex(p.issuer.cvcSignature))).toBe(true);
   });
 
   it('fail where they cover the holder name after the name is edited in the profile (a tampered card)', () => {

@@ -12,15 +12,18 @@ import type { VirtualCard } from '../../simulator/card/card.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import type { StateStore } from '../../simulator/state/store.ts';
 import { VpcdTransport, type BackoffOptions } from '../../simulator/transport/vpcd/transport.ts';
+import { AID as AID_BYTES } from '../../harness/flows/card-ref.ts';
 import type { FlowResult } from '../../harness/flows/spec-flows.ts';
 import { verifyCmd } from './card.ts';
 import { BIN } from './cli.ts';
 import { waitFor } from './wait.ts';
 
-export { AID_HEX as AID } from '../../harness/flows/spec-flows.ts';
 
 /** Upper-case hex, no spaces. */
 export const hex = (b: Uint8Array): string => toHex(b);
+
+/** The flows' AIDs (harness/flows/card-ref.ts, from the card reference) as hex for hand-built commands. */
+export const AID = { jpki: hex(AID_BYTES.jpki), text: hex(AID_BYTES.text), face: hex(AID_BYTES.face) };
 
 /** `00 20 00 80 Lc <value>` (VERIFY with ASCII data). */
 export const verifyApdu = (value: string): Uint8Array => fromHex(verifyCmd(value));

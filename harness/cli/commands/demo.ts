@@ -9,7 +9,7 @@ import { loadProfile, saveProfile } from '../../../simulator/profile/io.ts';
 import { generateProfile } from '../../../simulator/profile/generate.ts';
 import type { Profile } from '../../../simulator/profile/schema.ts';
 import { FileStore, MemoryStore } from '../../../simulator/state/store.ts';
-import { inProcessChannel } from '../../flows/channel.ts';
+import { inProcessChannel } from '../../../simulator/card/channel.ts';
 import { authenticityFlow } from '../../flows/authenticity.ts';
 import { runFlows, SPEC_FLOWS } from '../../flows/spec-flows.ts';
 

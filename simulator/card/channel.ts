@@ -1,8 +1,10 @@
 /**
- * The one seam between a flow (a client's conversation with the card) and whatever carries it: the
- * in-process card, PC/SC to the simulator behind vpcd, or PC/SC to a physical card.
+ * The one seam between a client conversation with the card (harness/flows) and whatever carries it:
+ * the in-process card, PC/SC to the simulator behind vpcd, or PC/SC to a physical card. It sits beside
+ * {@link SmartCard} so that carriers (harness/pcsc) and clients (harness/flows) both depend on it and
+ * not on each other.
  */
-import type { SmartCard } from '../../simulator/card/types.ts';
+import type { SmartCard } from './types.ts';
 
 export interface ApduChannel {
   /** Sends a command APDU, resolves with the full response APDU (data + SW1 SW2). */
