@@ -1,8 +1,7 @@
 /**
- * @peculiar/x509 for tests, with the one thing it needs that is not a dependency: tsyringe (inside
- * @peculiar/x509) refuses to load without a Reflect metadata API. This module installs a minimal one
- * (own-metadata per object and key, prototype chain for getMetadata) before @peculiar/x509 loads;
- * import x509 from here, never from '@peculiar/x509' directly.
+ * @peculiar/x509 for tests. It builds on tsyringe, which refuses to load without the Reflect metadata
+ * API: the `reflect-metadata` package (a dev dependency) installs it first. Import x509 from here,
+ * never from '@peculiar/x509' directly.
  */
-import './reflect-metadata.ts';
+import 'reflect-metadata';
 export * from '@peculiar/x509';
