@@ -281,7 +281,12 @@ export async function sendControl(path: string, command: string, opts: { method?
       });
     });
     req.on('timeout', () => req.destroy(new Error(`control socket ${path}: no answer within ${opts.timeoutMs ?? 10_000} ms`)));
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // Nobody there (no file, or a serve that is gone): the path given is wrong, not the program.
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+        reject(new InputError(`control socket ${path}: no \`myna-hil serve\` listens there (${err.code}) (fix: start serve, or pass the control path it printed at start)`));
+      } else reject(err);
+    });
     req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
   });
 }

@@ -20,6 +20,7 @@ import { VpcdControl } from '../../simulator/transport/vpcd/messages.ts';
 import { testProfile, verifyCmd } from '../support/card.ts';
 import { cli } from '../support/cli.ts';
 import { FakeVpcdServer, type VpcdPeer } from '../support/fake-vpcd.ts';
+import { staleSocket } from '../support/stale-socket.ts';
 
 const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex.replace(/\s/g, ''), 'hex'));
 const sw = (r: Uint8Array) => Buffer.from(r.subarray(r.length - 2)).toString('hex').toUpperCase();
@@ -177,6 +178,19 @@ describe('PIN values go only to a control socket of this user', () => {
     expect(out.slice(logged).join('\n')).not.toMatch(/issuer:/);
     expect(await sendControl(link, 'status')).toMatchObject({ ok: true }); // no PIN value: status may follow the link
   });
+
+  it('a control path where no serve listens is an InputError with the fix (issuer exit 2)', async () => {
+    const none = join(dir, 'none.sock');
+    const refused = sendControl(none, 'status');
+    await expect(refused).rejects.toThrow(InputError);
+    await expect(refused).rejects.toThrow(`control socket ${none}: no \`myna-hil serve\` listens there (ENOENT) (fix: start serve, or pass the control path it printed at start)`);
+    const stale = join(dir, 'stale.sock');
+    staleSocket(stale);
+    await expect(sendControl(stale, 'status')).rejects.toThrow(/no `myna-hil serve` listens there \(ECONNREFUSED\)/);
+    const r = await cli('issuer', 'status', '--control', none);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^myna-hil: control socket .*none\.sock: no `myna-hil serve` listens there/);
+  }, 60_000);
 
   it.skipIf(process.getuid?.() !== 0)('refuses a socket of another user before connecting, in sendControl and in `issuer --control` (exit 2) (root: chown)', async () => {
     const foreign = join(dir, 'foreign.sock');

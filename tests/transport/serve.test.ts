@@ -17,6 +17,7 @@ import { VpcdControl } from '../../simulator/transport/vpcd/messages.ts';
 import { testProfile } from '../support/card.ts';
 import { cli } from '../support/cli.ts';
 import { FakeVpcdServer } from '../support/fake-vpcd.ts';
+import { staleSocket } from '../support/stale-socket.ts';
 import { EchoCard, FixedSelectCard, TEST_ATR } from '../support/test-cards.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -161,11 +162,7 @@ describe('serve (in-process)', () => {
     );
     // A stale socket (its server gone without cleaning up) is replaced.
     const stalePath = join(dir, 'stale.sock');
-    const { default: net } = await import('node:net');
-    const stale = net.createServer();
-    await new Promise<void>((r) => stale.listen(stalePath, () => r()));
-    // Close the listener but keep the file, as a killed process would.
-    (stale as unknown as { _handle: { close(): void } | null })._handle?.close();
+    staleSocket(stalePath);
     const again = await startServe({ card: 'x', slot: 1, basePort: server.port, control: stalePath }, () => new EchoCard(), { out: () => {}, err: () => {} });
     cleanups.push(() => again.stop());
     expect((await sendControl(stalePath, 'status')).ok).toBe(true);
