@@ -9,7 +9,8 @@
  * GET ATR presence polls (every 0.4 s) only with `verbose`.
  */
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { swHex, swName } from '../../simulator/apdu/sw.ts';
 import { formatExchange } from '../../simulator/apdu/trace.ts';
 import type { SmartCard } from '../../simulator/card/types.ts';
 import { VpcdTransport, VPCD_BASE_PORT, type VpcdExchange } from '../../simulator/transport/vpcd/index.ts';
@@ -17,7 +18,7 @@ import { vpcdReaderName } from '../pcsc/index.ts';
 import { VirtualCard } from '../../simulator/card/card.ts';
 import { pinCounters, reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
 import { USER_PINS, type UserPinId } from '../../simulator/pin/pin.ts';
-import { ControlServer, type IssuerCommand, type IssuerRequest } from './control.ts';
+import { ControlServer, ensurePrivateDir, type IssuerCommand, type IssuerRequest } from './control.ts';
 
 /** A card serve can run: a SmartCard, optionally with a close() to release files on shutdown. */
 export type ServableCard = SmartCard & { close?(): void | Promise<void> };
@@ -69,14 +70,30 @@ export interface RunningServe {
   stop(): Promise<void>;
 }
 
-/** `$XDG_RUNTIME_DIR` (or the temp dir) + `myna-hil-serve-slot<N>.sock`. */
+/**
+ * `$XDG_RUNTIME_DIR/myna-hil/serve-slot<N>.sock`, or without XDG_RUNTIME_DIR
+ * `<tmpdir>/myna-hil-<uid>/serve-slot<N>.sock`: in a directory of this user's alone (mode 0700, made
+ * and checked by startServe through ensurePrivateDir), never directly in a shared directory like /tmp.
+ */
 export function defaultControlPath(slot: number): string {
-  return join(process.env.XDG_RUNTIME_DIR || tmpdir(), `myna-hil-serve-slot${slot}.sock`);
+  const dir = process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'myna-hil') : join(tmpdir(), `myna-hil-${process.getuid!()}`);
+  return join(dir, `serve-slot${slot}.sock`);
 }
 
-/** Logs the card's internal faults (answered 6F 00, never thrown) as warnings. */
-function reportFaults(card: ServableCard, warn: (line: string) => void): void {
-  if (card instanceof VirtualCard) card.onFault = (err) => warn(`card fault, answered 6F 00: ${(err as Error)?.message ?? String(err)}`);
+/** 65 81, memory failure: how the card answers when its state file cannot be written. */
+const MEMORY_FAILURE = 0x6581;
+
+/**
+ * Logs the faults the card answered instead of throwing (a state file that could not be written, a
+ * bug) as one warning line each, with the status word when the card tells it.
+ */
+function reportFaults(card: ServableCard, state: string | undefined, warn: (line: string) => void): void {
+  if (!(card instanceof VirtualCard)) return;
+  card.onFault = (err: unknown, sw?: number) => {
+    const answered = sw === undefined ? '' : `, answered ${swHex(sw)} (${swName(sw)})`;
+    const file = sw === MEMORY_FAILURE && state ? ` (state file ${state})` : '';
+    warn(`card fault${answered}${file}: ${(err as Error)?.message ?? String(err)}`);
+  };
 }
 
 function stamp(d: Date): string {
@@ -90,8 +107,10 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
   const log = (line: string) => io.out(`${stamp(now())} ${tag} ${line}`);
   const warn = (line: string) => io.err(`${stamp(now())} ${tag} warning: ${line}`);
 
+  const controlPath = opts.control ?? defaultControlPath(slot);
+  if (opts.control === undefined) ensurePrivateDir(dirname(controlPath));
   const card = await buildCard(opts.card, opts.state, opts.atr);
-  reportFaults(card, warn);
+  reportFaults(card, opts.state, warn);
   const mode = opts.reversed ? 'listen' : 'connect';
   const transport = new VpcdTransport({
     card,
@@ -160,10 +179,11 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
   };
 
 
+  // The control socket is claimed before the card goes into vpcd: a second serve for the slot
+  // (its socket in use) must fail without its card ever appearing in the reader.
   let control: ControlServer | undefined;
   try {
-    await transport.start();
-    control = await ControlServer.listen(opts.control ?? defaultControlPath(slot), {
+    control = await ControlServer.listen(controlPath, {
       remove: async () => {
         await transport.remove();
         log('removed (control)');
@@ -176,7 +196,9 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
       status: () => ({ ...transport.status(), pins: card instanceof VirtualCard ? pinCounters(card) : undefined }),
       issuer,
     });
+    await transport.start();
   } catch (err) {
+    await control?.close();
     await transport.stop();
     await card.close?.();
     throw err;

@@ -4,11 +4,15 @@
  * re-initialises the sign password only after a client verified the auth PIN in the card session.
  * The "client" is an in-test vpcd peer sending APDUs, as pcscd would.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import fc from 'fast-check';
+import { chownSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControl } from '../../harness/serve/control.ts';
+import { InputError } from '../../simulator/errors.ts';
 import { startServe, type RunningServe } from '../../harness/serve/serve.ts';
 import { cardFromProfile } from '../../simulator/card/build.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
@@ -16,6 +20,7 @@ import { VpcdControl } from '../../simulator/transport/vpcd/messages.ts';
 import { testProfile, verifyCmd } from '../support/card.ts';
 import { cli } from '../support/cli.ts';
 import { FakeVpcdServer, type VpcdPeer } from '../support/fake-vpcd.ts';
+import { staleSocket } from '../support/stale-socket.ts';
 
 const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex.replace(/\s/g, ''), 'hex'));
 const sw = (r: Uint8Array) => Buffer.from(r.subarray(r.length - 2)).toString('hex').toUpperCase();
@@ -103,4 +108,100 @@ describe('issuer operations on a served card', () => {
     const notObject = await sendControl(sock, 'issuer/set-pin', { body: 'pin=auth' });
     expect(notObject).toMatchObject({ ok: false, error: expect.stringMatching(/^body must be a JSON object/) });
   });
+
+  it('a body that is not JSON is 400 without quoting it (it holds a PIN value)', async () => {
+    const r = await post('issuer/set-pin', '{"pin":"auth","value":"8642"');
+    expect(r).toEqual({ code: 400, body: { ok: false, command: 'issuer/set-pin', error: 'body must be a JSON object like {"pin":"auth"} (not valid JSON)' } });
+    expect(await post('issuer/set-pin', '["auth","8642"]')).toMatchObject({ code: 400, body: { error: 'body must be a JSON object like {"pin":"auth"} (not an object)' } });
+  });
+
+  it('a body over 4096 bytes is answered 413 with the JSON error, and serve goes on', async () => {
+    const over = { code: 413, body: { ok: false, error: 'request body over 4096 bytes' } };
+    // 4096 bytes is still read (then refused for its content); bytes, not characters, count.
+    const pad = (n: number) => `{"pin":"nope"}${' '.repeat(n - 14)}`;
+    expect(await post('issuer/reset-counter', pad(4096))).toMatchObject({ code: 409, body: { error: expect.stringMatching(/^"pin" must be one of/) } });
+    expect(await post('issuer/reset-counter', pad(4097))).toEqual(over);
+    expect(await post('issuer/set-pin', JSON.stringify({ pin: 'auth', value: 'あ'.repeat(1400) }))).toEqual(over);
+    // Far over: answered while the client is still sending.
+    expect(await post('reinit-sign-password', 'x'.repeat(4 << 20))).toEqual(over);
+    expect(await sendControl(sock, 'status')).toMatchObject({ ok: true });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 14, max: 3 * 4096 }), async (n) => {
+        expect((await post('issuer/reset-counter', pad(n))).code).toBe(n > 4096 ? 413 : 409);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+/** A raw POST to the control socket, for status codes and bodies sendControl does not make. */
+function post(command: string, body: string): Promise<{ code: number | undefined; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: sock, path: `/${command}`, method: 'POST' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ code: res.statusCode, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('PIN values go only to a control socket of this user', () => {
+  /** A listener at `path` that counts connections and never answers. */
+  async function listener(path: string): Promise<{ connections: number }> {
+    const seen = { connections: 0 };
+    const server = net.createServer((s) => {
+      seen.connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(path, () => r()));
+    cleanupServers.push(server);
+    return seen;
+  }
+  const cleanupServers: net.Server[] = [];
+  afterAll(async () => {
+    for (const s of cleanupServers) await new Promise<void>((r) => s.close(() => r()));
+  });
+
+  it('refuses a symbolic link, even to our own serve, and a path that is not there', async () => {
+    const link = join(dir, 'link.sock');
+    symlinkSync(sock, link);
+    const logged = out.length;
+    const sent = sendControl(link, 'issuer/set-pin', { body: { pin: 'auth', value: '8642' }, timeoutMs: 2000 });
+    await expect(sent).rejects.toThrow(InputError);
+    await expect(sent).rejects.toThrow(
+      `control socket ${link} is a symbolic link, not the socket itself: refusing to send it a PIN value (fix: pass the control path your own \`myna-hil serve\` printed at start)`,
+    );
+    await expect(sendControl(join(dir, 'none.sock'), 'issuer/reset-counter', { body: { pin: 'auth' } })).rejects.toThrow(/none\.sock does not exist: refusing/);
+    expect(out.slice(logged).join('\n')).not.toMatch(/issuer:/);
+    expect(await sendControl(link, 'status')).toMatchObject({ ok: true }); // no PIN value: status may follow the link
+  });
+
+  it('a control path where no serve listens is an InputError with the fix (issuer exit 2)', async () => {
+    const none = join(dir, 'none.sock');
+    const refused = sendControl(none, 'status');
+    await expect(refused).rejects.toThrow(InputError);
+    await expect(refused).rejects.toThrow(`control socket ${none}: no \`myna-hil serve\` listens there (ENOENT) (fix: start serve, or pass the control path it printed at start)`);
+    const stale = join(dir, 'stale.sock');
+    staleSocket(stale);
+    await expect(sendControl(stale, 'status')).rejects.toThrow(/no `myna-hil serve` listens there \(ECONNREFUSED\)/);
+    const r = await cli('issuer', 'status', '--control', none);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^myna-hil: control socket .*none\.sock: no `myna-hil serve` listens there/);
+  }, 60_000);
+
+  it.skipIf(process.getuid?.() !== 0)('refuses a socket of another user before connecting, in sendControl and in `issuer --control` (exit 2) (root: chown)', async () => {
+    const foreign = join(dir, 'foreign.sock');
+    const seen = await listener(foreign);
+    chownSync(foreign, 4242, 4242);
+    const refusal = `control socket ${foreign} belongs to uid 4242, not to you (uid 0): refusing to send it a PIN value`;
+    await expect(sendControl(foreign, 'issuer/set-pin', { body: { pin: 'auth', value: '8642' }, timeoutMs: 2000 })).rejects.toThrow(refusal);
+    const r = await cli('issuer', 'set-pin', '--control', foreign, '--pin', 'auth', '--value', '8642');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(refusal);
+    expect(r.stderr + r.stdout).not.toContain('8642');
+    expect(seen.connections).toBe(0);
+  }, 60_000);
 });

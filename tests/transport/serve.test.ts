@@ -2,15 +2,22 @@
  * `myna-hil serve` against an in-test vpcd: in-process (startServe with a test-double card) and as a
  * spawned process (the real command module, real signals, through tests/support/serve-fixture.ts).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { sendControl } from '../../harness/serve/control.ts';
-import { startServe, type RunningServe } from '../../harness/serve/serve.ts';
+import { defaultControlPath, startServe, type RunningServe, type ServeOptions } from '../../harness/serve/serve.ts';
+import { cardFromProfile } from '../../simulator/card/build.ts';
+import { InputError } from '../../simulator/errors.ts';
+import { saveProfile } from '../../simulator/profile/io.ts';
 import { VpcdControl } from '../../simulator/transport/vpcd/messages.ts';
+import { testProfile } from '../support/card.ts';
+import { cli } from '../support/cli.ts';
 import { FakeVpcdServer } from '../support/fake-vpcd.ts';
+import { staleSocket } from '../support/stale-socket.ts';
 import { EchoCard, FixedSelectCard, TEST_ATR } from '../support/test-cards.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -33,6 +40,35 @@ async function fakeVpcd(): Promise<FakeVpcdServer> {
   cleanups.push(() => s.stop());
   return s;
 }
+
+/**
+ * Whether any card ever connected to `server`: connects a probe and waits until the server accepted
+ * it. Connections are accepted in order, so one made earlier (even by a serve already gone) is in
+ * `peers` by then.
+ */
+async function cardsSeen(server: FakeVpcdServer): Promise<number> {
+  const probe = net.connect({ host: '127.0.0.1', port: server.port });
+  cleanups.push(() => void probe.destroy());
+  await new Promise<void>((r, j) => probe.once('connect', () => r()).once('error', j));
+  await waitFor(() => server.peers.some((p) => p.socket.remotePort === probe.localPort), { what: 'the probe connection' });
+  return server.peers.filter((p) => p.socket.remotePort !== probe.localPort).length;
+}
+
+/** Sets environment variables for one test. */
+function setEnv(vars: Record<string, string | undefined>): void {
+  for (const [k, v] of Object.entries(vars)) {
+    const old = process.env[k];
+    cleanups.push(() => {
+      if (old === undefined) delete process.env[k];
+      else process.env[k] = old;
+    });
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+const quiet = { out: () => {}, err: () => {} };
+const isRoot = process.getuid?.() === 0;
 
 describe('serve (in-process)', () => {
   async function serveEcho(card = new EchoCard()) {
@@ -107,12 +143,17 @@ describe('serve (in-process)', () => {
     expect(out.join('\n')).toMatch(/removed \(control\)[\s\S]*inserted \(control\)/);
   });
 
-  it('refuses a control socket held by a live serve, and replaces a stale one', async () => {
+  it('refuses a control socket held by a live serve before its card enters vpcd (InputError naming the socket and the fix), and replaces a stale one', async () => {
     const first = await serveEcho();
     const server = await fakeVpcd();
-    await expect(
-      startServe({ card: 'x', slot: 1, basePort: server.port, control: first.control }, () => new EchoCard(), { out: () => {}, err: () => {} }),
-    ).rejects.toThrow(/in use/);
+    const closed: string[] = [];
+    const second = startServe({ card: 'x', slot: 0, basePort: server.port, control: first.control }, () => Object.assign(new EchoCard(), { close: () => void closed.push('card') }), quiet);
+    await expect(second).rejects.toThrow(InputError);
+    await expect(second).rejects.toThrow(`control socket ${first.control} is in use (another \`myna-hil serve\` for this slot?): stop the other \`myna-hil serve\`, or give this one its own socket with --control <path>`);
+    expect(await cardsSeen(server)).toBe(0);
+    expect(closed).toEqual(['card']);
+    // The first serve still owns its socket and its card.
+    expect(await sendControl(first.control, 'status')).toMatchObject({ ok: true, status: { inserted: true } });
     const dir = tempDir();
     const path = join(dir, 'plain-file');
     writeFileSync(path, 'not a socket');
@@ -121,14 +162,94 @@ describe('serve (in-process)', () => {
     );
     // A stale socket (its server gone without cleaning up) is replaced.
     const stalePath = join(dir, 'stale.sock');
-    const { default: net } = await import('node:net');
-    const stale = net.createServer();
-    await new Promise<void>((r) => stale.listen(stalePath, () => r()));
-    // Close the listener but keep the file, as a killed process would.
-    (stale as unknown as { _handle: { close(): void } | null })._handle?.close();
+    staleSocket(stalePath);
     const again = await startServe({ card: 'x', slot: 1, basePort: server.port, control: stalePath }, () => new EchoCard(), { out: () => {}, err: () => {} });
     cleanups.push(() => again.stop());
     expect((await sendControl(stalePath, 'status')).ok).toBe(true);
+  });
+
+  it('binds the control socket mode 0600 from its creation: even under umask 000 no other user could ever connect', async () => {
+    const oldUmask = process.umask(0);
+    cleanups.push(() => void process.umask(oldUmask));
+    // The socket file's mode the moment listen() has bound it (before anything could chmod it).
+    const modes: number[] = [];
+    const listen = net.Server.prototype.listen;
+    const spy = vi.spyOn(net.Server.prototype, 'listen').mockImplementation(function (this: net.Server, ...args: unknown[]) {
+      const r = (listen as (...a: unknown[]) => net.Server).apply(this, args);
+      if (typeof args[0] === 'string') modes.push(lstatSync(args[0]).mode & 0o777);
+      return r;
+    });
+    cleanups.push(() => spy.mockRestore());
+    const { control } = await serveEcho();
+    expect(modes).toEqual([0o600]);
+    expect(statSync(control).mode & 0o777).toBe(0o600);
+    expect(process.umask(0)).toBe(0); // the process umask is left as it was
+  });
+
+  it('by default the control socket is in a private directory (0700) made for it: $XDG_RUNTIME_DIR/myna-hil, else <tmpdir>/myna-hil-<uid>', async () => {
+    const server = await fakeVpcd();
+    const xdg = tempDir();
+    setEnv({ XDG_RUNTIME_DIR: xdg });
+    expect(defaultControlPath(1)).toBe(join(xdg, 'myna-hil', 'serve-slot1.sock'));
+    const running = await startServe({ card: 'x', slot: 0, basePort: server.port }, () => new EchoCard(), quiet);
+    cleanups.push(() => running.stop());
+    expect(running.control.path).toBe(join(xdg, 'myna-hil', 'serve-slot0.sock'));
+    expect(statSync(join(xdg, 'myna-hil')).mode & 0o777).toBe(0o700);
+    expect(await sendControl(running.control.path, 'status')).toMatchObject({ ok: true });
+
+    const tmp = tempDir();
+    setEnv({ XDG_RUNTIME_DIR: undefined, TMPDIR: tmp });
+    expect(defaultControlPath(0)).toBe(join(tmp, `myna-hil-${process.getuid!()}`, 'serve-slot0.sock'));
+  });
+
+  it('refuses a default control directory open to others or not a directory, with the fix; no card enters vpcd', async () => {
+    const server = await fakeVpcd();
+    setEnv({ XDG_RUNTIME_DIR: tempDir() });
+    const dir = dirname(defaultControlPath(0));
+    const serve = () => startServe({ card: 'x', slot: 0, basePort: server.port }, () => new EchoCard(), quiet);
+    mkdirSync(dir);
+    chmodSync(dir, 0o750);
+    await expect(serve()).rejects.toThrow(new InputError(`control socket directory ${dir} has mode 750, open to other users (fix: chmod 700 ${dir}, or give serve a socket path with --control <path>)`));
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, '');
+    await expect(serve()).rejects.toThrow(/^control socket directory .* is not a directory \(fix: remove it, or give serve a socket path with --control <path>\)$/);
+    expect(await cardsSeen(server)).toBe(0);
+  });
+
+  it('a --control path that cannot be bound is an InputError naming it and the fix; no card enters vpcd', async () => {
+    const server = await fakeVpcd();
+    const path = join(tempDir(), 'missing-dir', 'ctl.sock');
+    const serve = startServe({ card: 'x', slot: 0, basePort: server.port, control: path }, () => new EchoCard(), quiet);
+    await expect(serve).rejects.toThrow(InputError);
+    await expect(serve).rejects.toThrow(`cannot create the control socket ${path}: the directory ${dirname(path)} does not exist; choose another path with --control <path>`);
+    expect(await cardsSeen(server)).toBe(0);
+  });
+
+  it.skipIf(!isRoot)('refuses a default control directory of another user (run as root to chown)', async () => {
+    const server = await fakeVpcd();
+    setEnv({ XDG_RUNTIME_DIR: tempDir() });
+    const dir = dirname(defaultControlPath(0));
+    mkdirSync(dir, { mode: 0o700 });
+    chownSync(dir, 4242, 4242);
+    await expect(startServe({ card: 'x', slot: 0, basePort: server.port }, () => new EchoCard(), quiet)).rejects.toThrow(
+      `control socket directory ${dir} belongs to uid 4242, not to you (uid 0) (fix: remove it, or give serve a socket path with --control <path>)`,
+    );
+  });
+
+  it('a storage fault of the card (65 81) is one warning line naming the state file; a bug (6F 00) names none', async () => {
+    const server = await fakeVpcd();
+    const card = cardFromProfile(await testProfile());
+    const err: string[] = [];
+    const opts: ServeOptions = { card: 'card.json', state: 'card.state.json', slot: 0, basePort: server.port, control: join(tempDir(), 'ctl.sock') };
+    const running = await startServe(opts, () => card, { out: () => {}, err: (l) => err.push(l) });
+    cleanups.push(() => running.stop());
+    // The card tells its host the status word it answered (simulator/card/card.ts onFault).
+    const onFault = card.onFault as (e: unknown, sw?: number) => void;
+    onFault(new Error('the card state could not be saved, nothing was changed: ENOSPC'), 0x6581);
+    onFault(new Error('a bug'), 0x6f00);
+    expect(err).toHaveLength(2);
+    expect(err[0]).toMatch(/ slot 0 warning: card fault, answered 6581 \(\w+\) \(state file card\.state\.json\): the card state could not be saved, nothing was changed: ENOSPC$/);
+    expect(err[1]).toMatch(/ slot 0 warning: card fault, answered 6F00 \(NO_PRECISE_DIAGNOSIS\): a bug$/);
   });
 
   it('stop removes the card, closes the control socket and calls the card close()', async () => {
@@ -197,6 +318,21 @@ describe('serve (spawned command, real signals)', () => {
     expect(() => statSync(control)).toThrow();
     expect(out.join('\n')).toMatch(/SIGTERM: stopping[\s\S]*stopped/);
   }, 40_000);
+
+  it('myna-hil serve on a control socket in use: exit 2, one line naming the socket and the fix, and its card never enters vpcd', async () => {
+    const first = await fakeVpcd();
+    const control = join(tempDir(), 'ctl.sock');
+    const running = await startServe({ card: 'x', slot: 0, basePort: first.port, control }, () => new EchoCard(), quiet);
+    cleanups.push(() => running.stop());
+    const profile = join(tempDir(), 'card.json');
+    saveProfile(profile, await testProfile());
+    const second = await fakeVpcd();
+    const r = await cli('serve', '--card', profile, '--vpcd-port', String(second.port), '--control', control);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`myna-hil: control socket ${control} is in use (another \`myna-hil serve\` for this slot?): stop the other \`myna-hil serve\`, or give this one its own socket with --control <path>\n`);
+    expect(await cardsSeen(second)).toBe(0);
+    expect(await sendControl(control, 'status')).toMatchObject({ ok: true });
+  }, 60_000);
 
   it('rejects a bad --slot (non-zero exit, the message names the option)', async () => {
     const { out, exited } = spawnServe(['--card', 'x.json', '--slot', '-1']);
