@@ -1,5 +1,5 @@
 /**
- * deriveFiles(profile): every EF of the card, byte-exact to ../shared/spec/mynumber-card.md, built
+ * deriveFiles(profile): every EF of the card, byte-exact to docs/card.md, built
  * from the profile each time a card is built (no global cache; a few milliseconds).
  *
  * ## What the issuer signs
@@ -43,106 +43,20 @@
  * - Token info utcTime is 16 spaces: the flags do not set CKF_CLOCK_ON_TOKEN, so PKCS#11 gives
  *   utcTime no meaning.
  */
-import { createHash, createPublicKey, constants, privateEncrypt, publicDecrypt, type KeyObject } from 'node:crypto';
 import type { Profile } from './schema.ts';
 import type { DerivedFiles } from './derived.ts';
 import { InputError } from '../errors.ts';
-import { ascii, concat, derTlv, headerLength, readAll, tlv, utf8 } from './tlv.ts';
+import { ascii, concat, tlv, utf8 } from './tlv.ts';
 import { eraYymmdd, EARLIEST_ERA_DATE } from './era.ts';
 import { renderPng } from './render.ts';
+import { cardPublicKey, fill, hexBytes, opaque, readPublicKey, sha256, withOffsetTable, yyyymmdd } from './files/shared.ts';
+import { cvcContents, cvcFile, KEY_IDS, sha256DigestInfo } from './files/issuer.ts';
+
+export { cardPublicKey, publicKeyFromCard } from './files/shared.ts';
+export { cvcDigestInfo, cvcTbs, keyId, KEY_IDS, sha256DigestInfo, signDigestInfo, verifyDigestInfo } from './files/issuer.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Small pieces
-
-const sha256 = (...parts: Uint8Array[]): Uint8Array => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
-};
-
-const fill = (n: number, byte: number): Uint8Array => new Uint8Array(n).fill(byte);
-
-const hexBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
-
-/** ISO date YYYY-MM-DD → 8 ASCII digits YYYYMMDD, as the card stores dates. */
-const yyyymmdd = (isoDate: string): string => isoDate.replaceAll('-', '');
-
-/**
- * A 16-byte key identifier as the card writes one [1] (myna-card src/data.rs `KeyId`):
- * 7 ASCII digits, `08 05`, 3 ASCII digits, 4 bytes `00`.
- */
-export function keyId(number7: string, group = '001'): Uint8Array {
-  if (!/^\d{7}$/.test(number7) || !/^\d{3}$/.test(group)) throw new RangeError(`bad key id ${number7}/${group}`);
-  return concat(ascii(number7), Uint8Array.of(0x08, 0x05), ascii(group), fill(4, 0));
-}
-
-/** Key IDs of the simulator's own hierarchy [I] (see the file comment). */
-export const KEY_IDS = {
-  /** 券面入力補助AP 0005 DF42 (real cards: "x000034"). */
-  textApBasic: keyId('9000034'),
-  /** 券面事項確認AP 0003 DF32 (real cards: "x000024"). */
-  faceApBasic: keyId('9000024'),
-  /** 券面事項確認AP 0003 DF35 first 16 bytes (real cards: "5900025/001"). */
-  faceDf35: keyId('9900025'),
-  /** The 16-byte record of 住基AP 0002 and 共通カードAP 0002 [U]. */
-  recordKeyRef: keyId('9000010'),
-};
-
-/** DER of a SHA-256 DigestInfo around `digest` (32 bytes normally; 96 for the card face). */
-export function sha256DigestInfo(digest: Uint8Array): Uint8Array {
-  const algorithm = hexBytes('300d06096086480165030402010500');
-  return derTlv(0x30, concat(algorithm, derTlv(0x04, digest)));
-}
-
-/** RSASSA-PKCS1-v1_5 signature of a complete DigestInfo (PKCS#1 type-1 padding, private key). */
-export function signDigestInfo(privateKeyPem: string | KeyObject, digestInfo: Uint8Array): Uint8Array {
-  return new Uint8Array(privateEncrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_PADDING }, digestInfo));
-}
-
-/** True when `signature` is a PKCS#1 v1.5 signature of exactly `digestInfo` under `publicKey`. */
-export function verifyDigestInfo(
-  publicKey: string | KeyObject,
-  digestInfo: Uint8Array,
-  signature: Uint8Array,
-): boolean {
-  try {
-    const recovered = publicDecrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
-    return Buffer.compare(recovered, digestInfo) === 0;
-  } catch {
-    return false;
-  }
-}
-
-function readPublicKey(pem: string, field: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(pem);
-  } catch (e) {
-    throw new InputError(`field ${field}: not a readable key (${(e as Error).message}) (fix: regenerate the card with \`myna-hil card new\`)`);
-  }
-  const d = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType !== 'rsa' || d?.modulusLength !== 2048) {
-    throw new InputError(`field ${field}: must be an RSA-2048 key, the card holds nothing else (fix: regenerate the card with \`myna-hil card new\`)`);
-  }
-  return key;
-}
-
-/** An RSA public key as the card stores it (spec 3.2, 3.3): `90 <e>` `91 82 01 00 <256-byte modulus>`. */
-export function cardPublicKey(key: KeyObject): Uint8Array {
-  const jwk = key.export({ format: 'jwk' });
-  const n = new Uint8Array(Buffer.from(jwk.n!, 'base64url'));
-  const e = new Uint8Array(Buffer.from(jwk.e!, 'base64url'));
-  return concat(tlv(0x90, e), tlv(0x91, n));
-}
-
-/** The inverse of cardPublicKey: `90 <e> 91 <n>` objects → RSA public key (what a client does). */
-export function publicKeyFromCard(objects: Uint8Array): KeyObject {
-  const parts = new Map(readAll(objects).map((t) => [t.tag, t.value]));
-  const e = parts.get(0x90);
-  const n = parts.get(0x91);
-  if (!e || !n) throw new RangeError('no 90/91 public key objects');
-  return createPublicKey({ key: { kty: 'RSA', n: Buffer.from(n).toString('base64url'), e: Buffer.from(e).toString('base64url') }, format: 'jwk' });
-}
 
 /** PEM → DER, checking the `30 82` start that OpenSC's 4-byte length read relies on (spec 8). */
 function certificateDer(pem: string, field: string): Uint8Array {
@@ -165,19 +79,6 @@ function asciiField(value: string, size: number, field: string, pad = 0x20): Uin
   return out;
 }
 
-/** An object `outerTag` whose first member is an offset table `tableTag` (2-byte absolute offsets). */
-function withOffsetTable(outerTag: number, tableTag: number, objects: Uint8Array[]): Uint8Array {
-  const tableLength = headerLength(tableTag, objects.length * 2) + objects.length * 2;
-  const bodyLength = tableLength + objects.reduce((n, o) => n + o.length, 0);
-  let pos = headerLength(outerTag, bodyLength) + tableLength;
-  const offsets = new Uint8Array(objects.length * 2);
-  objects.forEach((o, i) => {
-    offsets[2 * i] = pos >>> 8;
-    offsets[2 * i + 1] = pos & 0xff;
-    pos += o.length;
-  });
-  return tlv(outerTag, tlv(tableTag, offsets), ...objects);
-}
 
 function birthEra(p: Profile): string {
   try {
@@ -187,12 +88,6 @@ function birthEra(p: Profile): string {
   }
 }
 
-/** Deterministic opaque bytes for fields whose meaning is unknown [I]. */
-function opaque(label: string, p: Profile, n: number): Uint8Array {
-  const blocks: Uint8Array[] = [];
-  for (let i = 0; blocks.length * 32 < n; i++) blocks.push(sha256(ascii(`myna-hil ${label} ${p.card.serial} ${i}`)));
-  return concat(...blocks).subarray(0, n);
-}
 
 // ---------------------------------------------------------------------------------------------
 // 券面事項入力補助AP (spec 3.2)
@@ -227,25 +122,6 @@ export function textIntegrityTbs(p: Profile): Uint8Array {
   return concat(tlv(0xdf31, sha256(textMyNumberFile(p))), tlv(0xdf32, sha256(...basic4Objects(p))));
 }
 
-/** Issuer public key object (90/91) — certified by the CVC. */
-function issuerPublicKey(p: Profile): Uint8Array {
-  return cardPublicKey(readPublicKey(p.issuer.key, 'issuer.key'));
-}
-
-/** TBS of the CVC (EF 0004 of both 券面 APs): the 297-byte `5F4E` value. */
-export function cvcTbs(p: Profile): Uint8Array {
-  return concat(hexBytes(p.issuer.rootKeyId), hexBytes(p.issuer.keyId), issuerPublicKey(p));
-}
-
-/** EF 0004: `7F 21 82 02 33` { `5F 4E 82 01 29` body, `5F 37 82 01 00` root signature } [T]. */
-function cvc(p: Profile): Uint8Array {
-  return tlv(0x7f21, cvcContents(p));
-}
-
-function cvcContents(p: Profile): Uint8Array {
-  return concat(tlv(0x5f4e, cvcTbs(p)), tlv(0x5f37, hexBytes(p.issuer.cvcSignature)));
-}
-
 /** TBS of 0007 DF52: DF51 = public half of the AP's own key 0013. */
 export function textApKeyTbs(p: Profile): Uint8Array {
   return tlv(0xdf51, cardPublicKey(readPublicKey(p.keys.textAp, 'keys.textAp')));
@@ -265,7 +141,7 @@ function textFiles(p: Profile): Map<number, Uint8Array> {
     [0x0001, textMyNumberFile(p)],
     [0x0002, textBasic4(p)],
     [0x0003, tlv(0xff30, textIntegrityTbs(p), tlv(0xdf33, hexBytes(sig.textIntegrity)))],
-    [0x0004, cvc(p)],
+    [0x0004, cvcFile(p)],
     [0x0005, concat(basicInfo, fill(size - basicInfo.length, p.behaviour.filler))],
     [0x0006, tlv(0xa1, textKey)],
     [0x0007, tlv(0xff50, textApKeyTbs(p), tlv(0xdf52, hexBytes(sig.textApKey)))],
@@ -344,7 +220,7 @@ function faceFiles(p: Profile): Map<number, Uint8Array> {
     [0x0001, tlv(0xff10, faceAgeTbs(p, key), tlv(0xdf13, hexBytes(sig.age)))],
     [0x0002, face],
     [0x0003, apBasic],
-    [0x0004, cvc(p)],
+    [0x0004, cvcFile(p)],
     [0x0005, tlv(0xff40, myNumberImageTbs(p, key), tlv(0xdf43, hexBytes(sig.myNumberImage)))],
     [0x0006, fill(16, 0xff)],
   ]);
@@ -366,11 +242,6 @@ export function issuerDigestInfos(p: Profile): Record<IssuerSignatureName, Uint8
     age: d(faceAgeTbs(p, key)),
     myNumberImage: d(myNumberImageTbs(p, key)),
   };
-}
-
-/** The DigestInfo the CVC root signs (profile.issuer.cvcSignature). */
-export function cvcDigestInfo(p: Profile): Uint8Array {
-  return sha256DigestInfo(sha256(cvcTbs(p)));
 }
 
 // ---------------------------------------------------------------------------------------------
