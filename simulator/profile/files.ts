@@ -47,47 +47,18 @@ import type { Profile } from './schema.ts';
 import type { DerivedFiles } from './derived.ts';
 import { InputError } from '../errors.ts';
 import { ascii, concat, tlv, utf8 } from './tlv.ts';
-import { eraYymmdd, EARLIEST_ERA_DATE } from './era.ts';
 import { renderPng } from './render.ts';
 import { cardPublicKey, fill, hexBytes, opaque, readPublicKey, sha256, withOffsetTable, yyyymmdd } from './files/shared.ts';
-import { cvcContents, cvcFile, KEY_IDS, sha256DigestInfo } from './files/issuer.ts';
+import { cvcFile, KEY_IDS, sha256DigestInfo } from './files/issuer.ts';
+import { jpkiFiles } from './files/jpki-ap.ts';
+import { jukiRecords } from './files/juki-ap.ts';
+import { commonRecords } from './files/common-ap.ts';
+import { getData } from './files/mf.ts';
+import { verificationKeys } from './files/verification.ts';
 
 export { cardPublicKey, publicKeyFromCard } from './files/shared.ts';
 export { cvcDigestInfo, cvcTbs, keyId, KEY_IDS, sha256DigestInfo, signDigestInfo, verifyDigestInfo } from './files/issuer.ts';
-
-// ---------------------------------------------------------------------------------------------
-// Small pieces
-
-/** PEM → DER, checking the `30 82` start that OpenSC's 4-byte length read relies on (spec 8). */
-function certificateDer(pem: string, field: string): Uint8Array {
-  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  const der = new Uint8Array(Buffer.from(body, 'base64'));
-  if (der.length < 4 || der[0] !== 0x30 || der[1] !== 0x82 || ((der[2] << 8) | der[3]) + 4 !== der.length) {
-    throw new InputError(
-      `field ${field}: not a DER certificate of the form 30 82 LL LL (OpenSC reads 4 bytes to size it, spec 8) (fix: regenerate the card with \`myna-hil card new\`)`,
-    );
-  }
-  return der;
-}
-
-function asciiField(value: string, size: number, field: string, pad = 0x20): Uint8Array {
-  if (!/^[\x20-\x7e]*$/.test(value) || value.length > size) {
-    throw new InputError(`field ${field}: must be at most ${size} printable ASCII characters (fix: shorten it or drop non-ASCII characters)`);
-  }
-  const out = fill(size, pad);
-  out.set(ascii(value));
-  return out;
-}
-
-
-function birthEra(p: Profile): string {
-  try {
-    return eraYymmdd(p.holder.birthDate);
-  } catch (e) {
-    throw new InputError(`field holder.birthDate: ${(e as Error).message} (fix: a date on or after ${EARLIEST_ERA_DATE})`);
-  }
-}
-
+export { tokenInfo } from './files/jpki-ap.ts';
 
 // ---------------------------------------------------------------------------------------------
 // 券面事項入力補助AP (spec 3.2)
@@ -245,81 +216,17 @@ export function issuerDigestInfos(p: Profile): Record<IssuerSignatureName, Uint8
 }
 
 // ---------------------------------------------------------------------------------------------
-// JPKI AP (spec 3.1)
-
-/** EF 0006, 160 bytes: CK_TOKEN_INFO with 32-bit big-endian integers (spec 3.1.1). */
-export function tokenInfo(p: Profile): Uint8Array {
-  const out = new Uint8Array(160);
-  const dv = new DataView(out.buffer);
-  out.set(asciiField(p.card.tokenLabel, 32, 'card.tokenLabel'), 0);
-  out.set(asciiField('0'.repeat(31) + '1', 32, 'manufacturerID'), 32); // shape seen on cards [1]
-  out.set(asciiField('MYNAHIL1', 16, 'model'), 64); // marks the simulator (cards: e.g. "E16R01NJ")
-  out.set(asciiField(p.card.tokenSerial, 16, 'card.tokenSerial'), 80);
-  dv.setUint32(96, 0x0000040d); // RNG | LOGIN_REQUIRED | USER_PIN_INITIALIZED | TOKEN_INITIALIZED
-  [1, 0, 1, 0, 16, 6].forEach((v, i) => dv.setUint32(100 + 4 * i, v)); // sessions, RW sessions, PIN len
-  out.fill(0xff, 124, 140); // memory fields: CK_UNAVAILABLE_INFORMATION
-  out.set(ascii('0301'), 140); // hardware "03", firmware "01"
-  out.fill(0x20, 144, 160); // utcTime: no clock on token [I]
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// MF-level GET DATA (spec 3.6) [1]: response data as the card answers them.
-
-/** GlobalPlatform card recognition data (GP 2.1.1, SCP02 i=15), a plausible value [I]. */
-const GP_CARD_DATA = (() => {
-  const gp = (suffix: string) => tlv(0x06, hexBytes('2a864886fc6b' + suffix));
-  return tlv(0x66, tlv(0x73, gp('01'), tlv(0x60, gp('02020101')), tlv(0x63, gp('03')), tlv(0x64, gp('040215'))));
-})();
-
-function getData(p: Profile): Map<number, Uint8Array> {
-  const atr = hexBytes(p.card.atr);
-  return new Map([
-    [0x0042, hexBytes(p.issuer.rootKeyId)], // issuer identification, a 16-byte key ref [I]
-    [0x0045, ascii(p.card.serial)], // card identification number
-    [0x0066, GP_CARD_DATA],
-    [0x00f0, ascii(p.card.municipalityCode)],
-    [0x00f2, ascii(yyyymmdd(p.card.expiry))],
-    [0x00f7, hexBytes(p.issuer.keyId)], // intermediate key ID
-    [0x00f8, cvcContents(p)], // CVC root → issuer, template contents (as GET DATA returns it)
-    [0x5f51, atr[0] === 0x3b ? atr.subarray(1) : atr], // contact ATR without the leading 3B
-  ]);
-}
-
-// ---------------------------------------------------------------------------------------------
 
 export function deriveFiles(p: Profile): DerivedFiles {
-  const certs = p.certificates;
-  // Certificate EFs: the DER, then behaviour.certificatePadding filler bytes (spec 12.7 [U]); clients
-  // size the read from the 30 82 header, so a padded EF reads the same.
-  const pad = p.behaviour.certificatePadding;
-  const certificateEf = (pem: string, field: string) => {
-    const der = certificateDer(pem, field);
-    return pad.bytes ? concat(der, fill(pad.bytes, pad.byte)) : der;
-  };
-  const b = birthEra(p);
-  const commonRecord1 = concat(Uint8Array.of(0x01, 0x1c), ascii(p.card.serial + p.card.municipalityCode + yyyymmdd(p.card.expiry)));
+  // First, as before the split: a bad birth date is the error reported even when other fields are bad too.
+  const verification = verificationKeys(p);
   return {
-    jpki: {
-      tokenInfo: tokenInfo(p),
-      certAvailability: Uint8Array.of(certs.sign ? 0x8f : 0x00, 0x8f, 0x00),
-      authCert: certificateEf(certs.auth, 'certificates.auth'),
-      signCert: certs.sign ? certificateEf(certs.sign, 'certificates.sign') : undefined,
-      authCa: certificateEf(certs.authCa, 'certificates.authCa'),
-      signCa: certificateEf(certs.signCa, 'certificates.signCa'),
-    },
+    jpki: jpkiFiles(p),
     text: textFiles(p),
     face: faceFiles(p),
-    jukiRecords: new Map([[0x0002, [KEY_IDS.recordKeyRef]]]),
-    commonRecords: new Map([
-      [0x0001, [commonRecord1]],
-      [0x0002, [KEY_IDS.recordKeyRef]],
-    ]),
-    verification: {
-      a: p.holder.myNumber,
-      b: b + p.card.expiry.slice(0, 4) + p.card.securityCode,
-      birth: b,
-    },
+    jukiRecords: jukiRecords(),
+    commonRecords: commonRecords(p),
+    verification,
     getData: getData(p),
   };
 }
