@@ -5,7 +5,7 @@
  *
  * All issuer signatures are RSA-2048 RSASSA-PKCS1-v1_5, i.e. a PKCS#1 type-1 block around a
  * DigestInfo; signDigestInfo()/verifyDigestInfo() are that one primitive, so the generator signs
- * exactly what the card serves. What each signature covers: simulator/profile/files.ts.
+ * exactly what the card serves. What each signature covers: issuer-signatures.ts.
  *
  * CVC (EF 0004) [T]: `7F 21 82 02 33` { `5F 4E 82 01 29` body, `5F 37 82 01 00` root signature }. The
  * root signs SHA-256 of the 297-byte `5F4E` *value*: root key ID ‖ issuer key ID ‖ `90`/`91` issuer

@@ -16,6 +16,7 @@ function birthEra(p: Profile): string {
   }
 }
 
+/** The three values; a birth date the era table cannot express is an input error naming holder.birthDate. */
 export function verificationKeys(p: Profile): DerivedFiles['verification'] {
   const b = birthEra(p);
   return {
