@@ -1,454 +1,49 @@
 /**
- * deriveFiles(profile): every EF of the card, byte-exact to ../shared/spec/mynumber-card.md, built
- * from the profile each time a card is built (no global cache; a few milliseconds).
+ * deriveFiles(profile): every EF of the card, byte-exact to docs/card.md (§3 file maps), built from
+ * the profile each time a card is built (no global cache; a few milliseconds). This module is the
+ * public entry: it puts the applications together and re-exports the helpers other code uses. Each
+ * part lives in simulator/profile/files/:
  *
- * ## What the issuer signs
- *
- * All issuer signatures are RSA-2048 RSASSA-PKCS1-v1_5 by the issuer key (profile.issuer.key, the
- * key certified by the CVC in EF 0004 of both 券面 APs), i.e. a PKCS#1 type-1 block around a
- * DigestInfo. "TLV" below means the object exactly as stored, header included. Source for all of
- * them: soltia48/myna-card, which checks each against files read from a JPKI test card
- * (tests/signatures.rs; src/ap/text.rs, src/ap/surface.rs, src/data.rs `TlvFields::bytes_before`,
- * `bytes_of`, `sha256_digest_info`, `CardVerifiableCertificate::verify_with`) [1]:
- *
- * | Signature (profile.issuer…)  | Where                    | DigestInfo = SHA-256 DigestInfo of …                     |
- * |------------------------------|--------------------------|----------------------------------------------------------|
- * | signatures.textIntegrity     | 券面入力補助AP 0003 DF33  | SHA-256(DF31 TLV ‖ DF32 TLV)          → textIntegrityTbs   |
- * | signatures.textApKey         | 券面入力補助AP 0007 DF52  | SHA-256(DF51 TLV)                     → textApKeyTbs       |
- * | signatures.age               | 券面事項確認AP 0001 DF13  | SHA-256(DF11 TLV ‖ DF12 TLV)          → faceAgeTbs         |
- * | signatures.myNumberImage     | 券面事項確認AP 0005 DF43  | SHA-256(DF41 TLV ‖ DF42 TLV)          → myNumberImageTbs   |
- * | signatures.face              | 券面事項確認AP 0002 DF28  | *not* one hash: the OCTET STRING of the DigestInfo holds |
- * |                              |                          | 96 bytes, SHA-256(DF22‖DF23‖DF24 TLVs) ‖ SHA-256(DF25‖DF26 |
- * |                              |                          | TLVs) ‖ SHA-256(DF27 TLV); the DigestInfo is then        |
- * |                              |                          | `30 71 30 0D <sha256 OID> 05 00 04 60 <96 bytes>`        |
- * |                              |                          | → faceSegments / faceDigestInfo                          |
- * | cvcSignature (by the root)   | both 券面 APs 0004 5F37   | SHA-256(5F4E *value*, 297 bytes: root key ID ‖ issuer    |
- * |                              |                          | key ID ‖ 90/91 issuer public key) → cvcTbs               |
- *
- * DF29 (expiry) and DF2A (security-code image) of the card face come after DF28 and are not signed [T]
- * (spec 3.3). The outer headers (FF10…, FF20…) and the DF21 offset table are never covered.
- * issuerDigestInfos() returns the five DigestInfos at once, signDigestInfo()/verifyDigestInfo() are
- * the one signing primitive, so the generator signs exactly what the card serves.
- *
- * ## Choices this simulator makes [I] (real values unknown or card-specific)
- * - One issuer key and one CVC (root → issuer) serve both 券面 APs; real cards have one per AP
- *   (root key IDs "…0033" text, "…0023" face). Key IDs of the simulator hierarchy start with `9`, to
- *   collide with neither production (`5…`) nor JPKI test (`6…`) IDs in client CA tables.
- * - 券面入力補助AP EF 0006 (session-key delivery key) holds the public half of the AP's own key 0013
- *   (profile.keys.textAp); on a real card it is a separate key (myna-card src/ap/text.rs).
- * - Opaque fields (text 0005 DF43, face 0003 DF35) are SHA-256 expansions of the card serial.
- * - EF 0002 of 券面入力補助AP and the 券面事項確認AP objects are sized exactly to the object (no filler);
- *   only text 0001 (17 B with `FF FF`, spec 3.2 [T]) and text 0005 (behaviour.textApBasicInfoSize with
- *   behaviour.filler, spec 8) carry filler.
- * - Token info utcTime is 16 spaces: the flags do not set CKF_CLOCK_ON_TOKEN, so PKCS#11 gives
- *   utcTime no meaning.
+ * | Module                          | Builds                                                     | docs/card.md |
+ * |---------------------------------|------------------------------------------------------------|--------------|
+ * | files/jpki-ap.ts                | JPKI AP: token info, certificate EFs                        | §3.1         |
+ * | files/text-ap.ts                | 券面事項入力補助AP EFs 0001..0008                            | §3.2         |
+ * | files/face-ap.ts                | 券面事項確認AP EFs 0001..0006                                | §3.3         |
+ * | files/juki-ap.ts                | 住基AP record EF 0002                                        | §3.4         |
+ * | files/common-ap.ts              | 共通カードAP record EFs 0001, 0002                            | §3.5         |
+ * | files/mf.ts                     | MF-level GET DATA objects                                   | §3.6         |
+ * | files/verification.ts           | 照合番号A/B and the birth-date key                           | §4.4         |
+ * | files/issuer.ts                 | key IDs, DigestInfo, sign/verify, the CVC (EF 0004)         | §3.2, §3.3   |
+ * | files/issuer-signatures.ts      | what each issuer signature covers (the DigestInfos)         | §3.2, §3.3   |
+ * | files/shared.ts                 | helpers they share: hash, filler, offset table, 90/91 keys | §3.2, §3.3   |
  */
-import { createHash, createPublicKey, constants, privateEncrypt, publicDecrypt, type KeyObject } from 'node:crypto';
 import type { Profile } from './schema.ts';
 import type { DerivedFiles } from './derived.ts';
-import { InputError } from '../errors.ts';
-import { ascii, concat, derTlv, headerLength, readAll, tlv, utf8 } from './tlv.ts';
-import { eraYymmdd, EARLIEST_ERA_DATE } from './era.ts';
-import { renderPng } from './render.ts';
+import { jpkiFiles } from './files/jpki-ap.ts';
+import { textFiles } from './files/text-ap.ts';
+import { faceFiles } from './files/face-ap.ts';
+import { jukiRecords } from './files/juki-ap.ts';
+import { commonRecords } from './files/common-ap.ts';
+import { getData } from './files/mf.ts';
+import { verificationKeys } from './files/verification.ts';
 
-// ---------------------------------------------------------------------------------------------
-// Small pieces
-
-const sha256 = (...parts: Uint8Array[]): Uint8Array => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
-};
-
-const fill = (n: number, byte: number): Uint8Array => new Uint8Array(n).fill(byte);
-
-const hexBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex, 'hex'));
-
-/** ISO date YYYY-MM-DD → 8 ASCII digits YYYYMMDD, as the card stores dates. */
-const yyyymmdd = (isoDate: string): string => isoDate.replaceAll('-', '');
-
-/**
- * A 16-byte key identifier as the card writes one [1] (myna-card src/data.rs `KeyId`):
- * 7 ASCII digits, `08 05`, 3 ASCII digits, 4 bytes `00`.
- */
-export function keyId(number7: string, group = '001'): Uint8Array {
-  if (!/^\d{7}$/.test(number7) || !/^\d{3}$/.test(group)) throw new RangeError(`bad key id ${number7}/${group}`);
-  return concat(ascii(number7), Uint8Array.of(0x08, 0x05), ascii(group), fill(4, 0));
-}
-
-/** Key IDs of the simulator's own hierarchy [I] (see the file comment). */
-export const KEY_IDS = {
-  /** 券面入力補助AP 0005 DF42 (real cards: "x000034"). */
-  textApBasic: keyId('9000034'),
-  /** 券面事項確認AP 0003 DF32 (real cards: "x000024"). */
-  faceApBasic: keyId('9000024'),
-  /** 券面事項確認AP 0003 DF35 first 16 bytes (real cards: "5900025/001"). */
-  faceDf35: keyId('9900025'),
-  /** The 16-byte record of 住基AP 0002 and 共通カードAP 0002 [U]. */
-  recordKeyRef: keyId('9000010'),
-};
-
-/** DER of a SHA-256 DigestInfo around `digest` (32 bytes normally; 96 for the card face). */
-export function sha256DigestInfo(digest: Uint8Array): Uint8Array {
-  const algorithm = hexBytes('300d06096086480165030402010500');
-  return derTlv(0x30, concat(algorithm, derTlv(0x04, digest)));
-}
-
-/** RSASSA-PKCS1-v1_5 signature of a complete DigestInfo (PKCS#1 type-1 padding, private key). */
-export function signDigestInfo(privateKeyPem: string | KeyObject, digestInfo: Uint8Array): Uint8Array {
-  return new Uint8Array(privateEncrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_PADDING }, digestInfo));
-}
-
-/** True when `signature` is a PKCS#1 v1.5 signature of exactly `digestInfo` under `publicKey`. */
-export function verifyDigestInfo(
-  publicKey: string | KeyObject,
-  digestInfo: Uint8Array,
-  signature: Uint8Array,
-): boolean {
-  try {
-    const recovered = publicDecrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
-    return Buffer.compare(recovered, digestInfo) === 0;
-  } catch {
-    return false;
-  }
-}
-
-function readPublicKey(pem: string, field: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(pem);
-  } catch (e) {
-    throw new InputError(`field ${field}: not a readable key (${(e as Error).message}) (fix: regenerate the card with \`myna-hil card new\`)`);
-  }
-  const d = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType !== 'rsa' || d?.modulusLength !== 2048) {
-    throw new InputError(`field ${field}: must be an RSA-2048 key, the card holds nothing else (fix: regenerate the card with \`myna-hil card new\`)`);
-  }
-  return key;
-}
-
-/** An RSA public key as the card stores it (spec 3.2, 3.3): `90 <e>` `91 82 01 00 <256-byte modulus>`. */
-export function cardPublicKey(key: KeyObject): Uint8Array {
-  const jwk = key.export({ format: 'jwk' });
-  const n = new Uint8Array(Buffer.from(jwk.n!, 'base64url'));
-  const e = new Uint8Array(Buffer.from(jwk.e!, 'base64url'));
-  return concat(tlv(0x90, e), tlv(0x91, n));
-}
-
-/** The inverse of cardPublicKey: `90 <e> 91 <n>` objects → RSA public key (what a client does). */
-export function publicKeyFromCard(objects: Uint8Array): KeyObject {
-  const parts = new Map(readAll(objects).map((t) => [t.tag, t.value]));
-  const e = parts.get(0x90);
-  const n = parts.get(0x91);
-  if (!e || !n) throw new RangeError('no 90/91 public key objects');
-  return createPublicKey({ key: { kty: 'RSA', n: Buffer.from(n).toString('base64url'), e: Buffer.from(e).toString('base64url') }, format: 'jwk' });
-}
-
-/** PEM → DER, checking the `30 82` start that OpenSC's 4-byte length read relies on (spec 8). */
-function certificateDer(pem: string, field: string): Uint8Array {
-  const body = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
-  const der = new Uint8Array(Buffer.from(body, 'base64'));
-  if (der.length < 4 || der[0] !== 0x30 || der[1] !== 0x82 || ((der[2] << 8) | der[3]) + 4 !== der.length) {
-    throw new InputError(
-      `field ${field}: not a DER certificate of the form 30 82 LL LL (OpenSC reads 4 bytes to size it, spec 8) (fix: regenerate the card with \`myna-hil card new\`)`,
-    );
-  }
-  return der;
-}
-
-function asciiField(value: string, size: number, field: string, pad = 0x20): Uint8Array {
-  if (!/^[\x20-\x7e]*$/.test(value) || value.length > size) {
-    throw new InputError(`field ${field}: must be at most ${size} printable ASCII characters (fix: shorten it or drop non-ASCII characters)`);
-  }
-  const out = fill(size, pad);
-  out.set(ascii(value));
-  return out;
-}
-
-/** An object `outerTag` whose first member is an offset table `tableTag` (2-byte absolute offsets). */
-function withOffsetTable(outerTag: number, tableTag: number, objects: Uint8Array[]): Uint8Array {
-  const tableLength = headerLength(tableTag, objects.length * 2) + objects.length * 2;
-  const bodyLength = tableLength + objects.reduce((n, o) => n + o.length, 0);
-  let pos = headerLength(outerTag, bodyLength) + tableLength;
-  const offsets = new Uint8Array(objects.length * 2);
-  objects.forEach((o, i) => {
-    offsets[2 * i] = pos >>> 8;
-    offsets[2 * i + 1] = pos & 0xff;
-    pos += o.length;
-  });
-  return tlv(outerTag, tlv(tableTag, offsets), ...objects);
-}
-
-function birthEra(p: Profile): string {
-  try {
-    return eraYymmdd(p.holder.birthDate);
-  } catch (e) {
-    throw new InputError(`field holder.birthDate: ${(e as Error).message} (fix: a date on or after ${EARLIEST_ERA_DATE})`);
-  }
-}
-
-/** Deterministic opaque bytes for fields whose meaning is unknown [I]. */
-function opaque(label: string, p: Profile, n: number): Uint8Array {
-  const blocks: Uint8Array[] = [];
-  for (let i = 0; blocks.length * 32 < n; i++) blocks.push(sha256(ascii(`myna-hil ${label} ${p.card.serial} ${i}`)));
-  return concat(...blocks).subarray(0, n);
-}
-
-// ---------------------------------------------------------------------------------------------
-// 券面事項入力補助AP (spec 3.2)
-
-/** EF 0001: `FF 10 0C` + 12 digits + `FF FF` to 17 bytes [T] (a fact, so not behaviour.filler). */
-export function textMyNumberFile(p: Profile): Uint8Array {
-  const obj = tlv(0xff10, ascii(p.holder.myNumber));
-  return concat(obj, fill(17 - obj.length, 0xff));
-}
-
-/** The four objects DF22..DF25 of EF 0002 (spec 3.2.1). */
-function basic4Objects(p: Profile): Uint8Array[] {
-  const h = p.holder;
-  return [
-    tlv(0xdf22, utf8(h.name)),
-    tlv(0xdf23, utf8(h.address)),
-    tlv(0xdf24, ascii(yyyymmdd(h.birthDate))),
-    tlv(0xdf25, ascii(h.sex)),
-  ];
-}
-
-/** EF 0002: basic 4 attributes, `FF 20` with the DF21 offset table first (spec 3.2.1) [T]. */
-export function textBasic4(p: Profile): Uint8Array {
-  return withOffsetTable(0xff20, 0xdf21, basic4Objects(p));
-}
-
-/**
- * TBS of 0003 DF33: DF31 = SHA-256 of EF 0001 as stored (17 bytes, filler included) ‖ DF32 = SHA-256 of
- * EF 0002's outer value with the DF21 object removed, i.e. of the DF22..DF25 objects [T].
- */
-export function textIntegrityTbs(p: Profile): Uint8Array {
-  return concat(tlv(0xdf31, sha256(textMyNumberFile(p))), tlv(0xdf32, sha256(...basic4Objects(p))));
-}
-
-/** Issuer public key object (90/91) — certified by the CVC. */
-function issuerPublicKey(p: Profile): Uint8Array {
-  return cardPublicKey(readPublicKey(p.issuer.key, 'issuer.key'));
-}
-
-/** TBS of the CVC (EF 0004 of both 券面 APs): the 297-byte `5F4E` value. */
-export function cvcTbs(p: Profile): Uint8Array {
-  return concat(hexBytes(p.issuer.rootKeyId), hexBytes(p.issuer.keyId), issuerPublicKey(p));
-}
-
-/** EF 0004: `7F 21 82 02 33` { `5F 4E 82 01 29` body, `5F 37 82 01 00` root signature } [T]. */
-function cvc(p: Profile): Uint8Array {
-  return tlv(0x7f21, cvcContents(p));
-}
-
-function cvcContents(p: Profile): Uint8Array {
-  return concat(tlv(0x5f4e, cvcTbs(p)), tlv(0x5f37, hexBytes(p.issuer.cvcSignature)));
-}
-
-/** TBS of 0007 DF52: DF51 = public half of the AP's own key 0013. */
-export function textApKeyTbs(p: Profile): Uint8Array {
-  return tlv(0xdf51, cardPublicKey(readPublicKey(p.keys.textAp, 'keys.textAp')));
-}
-
-function textFiles(p: Profile): Map<number, Uint8Array> {
-  const sig = p.issuer.signatures;
-  const textKey = cardPublicKey(readPublicKey(p.keys.textAp, 'keys.textAp'));
-  const basicInfo = tlv(
-    0xff40,
-    tlv(0xdf41, Uint8Array.of(0x01, 0x03, 0x0e, 0x01)),
-    tlv(0xdf42, KEY_IDS.textApBasic),
-    tlv(0xdf43, opaque('text DF43', p, 32), fill(96, 0xff)),
-  );
-  const size = Math.max(p.behaviour.textApBasicInfoSize, basicInfo.length);
-  return new Map([
-    [0x0001, textMyNumberFile(p)],
-    [0x0002, textBasic4(p)],
-    [0x0003, tlv(0xff30, textIntegrityTbs(p), tlv(0xdf33, hexBytes(sig.textIntegrity)))],
-    [0x0004, cvc(p)],
-    [0x0005, concat(basicInfo, fill(size - basicInfo.length, p.behaviour.filler))],
-    [0x0006, tlv(0xa1, textKey)],
-    [0x0007, tlv(0xff50, textApKeyTbs(p), tlv(0xdf52, hexBytes(sig.textApKey)))],
-    [0x0008, fill(16, 0xff)],
-  ]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// 券面事項確認AP (spec 3.3)
-
-function faceKey(p: Profile): Uint8Array {
-  return cardPublicKey(readPublicKey(p.keys.faceAp, 'keys.faceAp'));
-}
-
-/** TBS of 0001 DF13: DF11 birth YYYYMMDD ‖ DF12 face-AP public key. */
-export function faceAgeTbs(p: Profile, key = faceKey(p)): Uint8Array {
-  return concat(tlv(0xdf11, ascii(yyyymmdd(p.holder.birthDate))), tlv(0xdf12, key));
-}
-
-/** TBS of 0005 DF43: DF41 My Number PNG (72×12) ‖ DF42 face-AP public key. */
-export function myNumberImageTbs(p: Profile, key = faceKey(p)): Uint8Array {
-  return concat(tlv(0xdf41, renderPng(p.holder.myNumber)), tlv(0xdf42, key));
-}
-
-function photo(p: Profile): Uint8Array {
-  return new Uint8Array(Buffer.from(p.photoJp2, 'base64'));
-}
-
-/** The objects under DF28's signature, by segment: [DF22, DF23, DF24], [DF25, DF26], [DF27]. */
-function faceSignedObjects(p: Profile, key: Uint8Array): Uint8Array[][] {
-  const h = p.holder;
-  return [
-    [tlv(0xdf22, ascii(yyyymmdd(h.birthDate))), tlv(0xdf23, ascii(h.sex)), tlv(0xdf24, key)],
-    [tlv(0xdf25, renderPng(h.name)), tlv(0xdf26, renderPng(h.address))],
-    [tlv(0xdf27, photo(p))],
-  ];
-}
-
-/** The three separately hashed segments under DF28: DF22‖DF23‖DF24, DF25‖DF26, DF27 (TLVs). */
-export function faceSegments(p: Profile, key = faceKey(p)): Uint8Array[] {
-  return faceSignedObjects(p, key).map((objects) => concat(...objects));
-}
-
-/** The DigestInfo signed in DF28: SHA-256 OID with a 96-byte OCTET STRING of the three digests. */
-export function faceDigestInfo(p: Profile, key = faceKey(p)): Uint8Array {
-  return sha256DigestInfo(concat(...faceSegments(p, key).map((s) => sha256(s))));
-}
-
-/** Largest card-face object: READ BINARY offsets are 15 bits (spec 8). */
-const MAX_FACE_FILE = 0x8000;
-
-function faceFiles(p: Profile): Map<number, Uint8Array> {
-  const sig = p.issuer.signatures;
-  const key = faceKey(p);
-  const objects = faceSignedObjects(p, key).flat();
-  objects.push(
-    tlv(0xdf28, hexBytes(sig.face)),
-    tlv(0xdf29, ascii(yyyymmdd(p.card.expiry))),
-    tlv(0xdf2a, renderPng(p.card.securityCode)),
-  );
-  const face = withOffsetTable(0xff20, 0xdf21, objects);
-  if (face.length > MAX_FACE_FILE) {
-    throw new InputError(
-      `field photoJp2: the card face file would be ${face.length} bytes, over the ${MAX_FACE_FILE} a 15-bit READ BINARY offset reaches (fix: use a smaller JPEG 2000 photo, a few KB)`,
-    );
-  }
-  const apBasic = tlv(
-    0xff30,
-    tlv(0xdf31, Uint8Array.of(0x06, 0x03, 0x0e, 0x01)),
-    tlv(0xdf32, KEY_IDS.faceApBasic),
-    tlv(0xdf33, Uint8Array.of(0x00)),
-    tlv(0xdf34, ascii(p.card.municipalityCode)),
-    tlv(0xdf35, KEY_IDS.faceDf35, opaque('face DF35', p, 256)),
-  );
-  return new Map([
-    [0x0001, tlv(0xff10, faceAgeTbs(p, key), tlv(0xdf13, hexBytes(sig.age)))],
-    [0x0002, face],
-    [0x0003, apBasic],
-    [0x0004, cvc(p)],
-    [0x0005, tlv(0xff40, myNumberImageTbs(p, key), tlv(0xdf43, hexBytes(sig.myNumberImage)))],
-    [0x0006, fill(16, 0xff)],
-  ]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The issuer's signatures, all at once (generator and verifiers)
-
-export type IssuerSignatureName = keyof Profile['issuer']['signatures'];
-
-/** The DigestInfo each issuer signature in profile.issuer.signatures signs. */
-export function issuerDigestInfos(p: Profile): Record<IssuerSignatureName, Uint8Array> {
-  const key = faceKey(p);
-  const d = (tbs: Uint8Array) => sha256DigestInfo(sha256(tbs));
-  return {
-    textIntegrity: d(textIntegrityTbs(p)),
-    textApKey: d(textApKeyTbs(p)),
-    face: faceDigestInfo(p, key),
-    age: d(faceAgeTbs(p, key)),
-    myNumberImage: d(myNumberImageTbs(p, key)),
-  };
-}
-
-/** The DigestInfo the CVC root signs (profile.issuer.cvcSignature). */
-export function cvcDigestInfo(p: Profile): Uint8Array {
-  return sha256DigestInfo(sha256(cvcTbs(p)));
-}
-
-// ---------------------------------------------------------------------------------------------
-// JPKI AP (spec 3.1)
-
-/** EF 0006, 160 bytes: CK_TOKEN_INFO with 32-bit big-endian integers (spec 3.1.1). */
-export function tokenInfo(p: Profile): Uint8Array {
-  const out = new Uint8Array(160);
-  const dv = new DataView(out.buffer);
-  out.set(asciiField(p.card.tokenLabel, 32, 'card.tokenLabel'), 0);
-  out.set(asciiField('0'.repeat(31) + '1', 32, 'manufacturerID'), 32); // shape seen on cards [1]
-  out.set(asciiField('MYNAHIL1', 16, 'model'), 64); // marks the simulator (cards: e.g. "E16R01NJ")
-  out.set(asciiField(p.card.tokenSerial, 16, 'card.tokenSerial'), 80);
-  dv.setUint32(96, 0x0000040d); // RNG | LOGIN_REQUIRED | USER_PIN_INITIALIZED | TOKEN_INITIALIZED
-  [1, 0, 1, 0, 16, 6].forEach((v, i) => dv.setUint32(100 + 4 * i, v)); // sessions, RW sessions, PIN len
-  out.fill(0xff, 124, 140); // memory fields: CK_UNAVAILABLE_INFORMATION
-  out.set(ascii('0301'), 140); // hardware "03", firmware "01"
-  out.fill(0x20, 144, 160); // utcTime: no clock on token [I]
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// MF-level GET DATA (spec 3.6) [1]: response data as the card answers them.
-
-/** GlobalPlatform card recognition data (GP 2.1.1, SCP02 i=15), a plausible value [I]. */
-const GP_CARD_DATA = (() => {
-  const gp = (suffix: string) => tlv(0x06, hexBytes('2a864886fc6b' + suffix));
-  return tlv(0x66, tlv(0x73, gp('01'), tlv(0x60, gp('02020101')), tlv(0x63, gp('03')), tlv(0x64, gp('040215'))));
-})();
-
-function getData(p: Profile): Map<number, Uint8Array> {
-  const atr = hexBytes(p.card.atr);
-  return new Map([
-    [0x0042, hexBytes(p.issuer.rootKeyId)], // issuer identification, a 16-byte key ref [I]
-    [0x0045, ascii(p.card.serial)], // card identification number
-    [0x0066, GP_CARD_DATA],
-    [0x00f0, ascii(p.card.municipalityCode)],
-    [0x00f2, ascii(yyyymmdd(p.card.expiry))],
-    [0x00f7, hexBytes(p.issuer.keyId)], // intermediate key ID
-    [0x00f8, cvcContents(p)], // CVC root → issuer, template contents (as GET DATA returns it)
-    [0x5f51, atr[0] === 0x3b ? atr.subarray(1) : atr], // contact ATR without the leading 3B
-  ]);
-}
-
-// ---------------------------------------------------------------------------------------------
+export { cardPublicKey, publicKeyFromCard } from './files/shared.ts';
+export { cvcDigestInfo, cvcTbs, keyId, KEY_IDS, sha256DigestInfo, signDigestInfo, verifyDigestInfo } from './files/issuer.ts';
+export { issuerDigestInfos, type IssuerSignatureName } from './files/issuer-signatures.ts';
+export { tokenInfo } from './files/jpki-ap.ts';
+export { textApKeyTbs, textBasic4, textIntegrityTbs, textMyNumberFile } from './files/text-ap.ts';
+export { faceAgeTbs, faceDigestInfo, faceSegments, myNumberImageTbs } from './files/face-ap.ts';
 
 export function deriveFiles(p: Profile): DerivedFiles {
-  const certs = p.certificates;
-  // Certificate EFs: the DER, then behaviour.certificatePadding filler bytes (spec 12.7 [U]); clients
-  // size the read from the 30 82 header, so a padded EF reads the same.
-  const pad = p.behaviour.certificatePadding;
-  const certificateEf = (pem: string, field: string) => {
-    const der = certificateDer(pem, field);
-    return pad.bytes ? concat(der, fill(pad.bytes, pad.byte)) : der;
-  };
-  const b = birthEra(p);
-  const commonRecord1 = concat(Uint8Array.of(0x01, 0x1c), ascii(p.card.serial + p.card.municipalityCode + yyyymmdd(p.card.expiry)));
+  // First, as before the split: a bad birth date is the error reported even when other fields are bad too.
+  const verification = verificationKeys(p);
   return {
-    jpki: {
-      tokenInfo: tokenInfo(p),
-      certAvailability: Uint8Array.of(certs.sign ? 0x8f : 0x00, 0x8f, 0x00),
-      authCert: certificateEf(certs.auth, 'certificates.auth'),
-      signCert: certs.sign ? certificateEf(certs.sign, 'certificates.sign') : undefined,
-      authCa: certificateEf(certs.authCa, 'certificates.authCa'),
-      signCa: certificateEf(certs.signCa, 'certificates.signCa'),
-    },
+    jpki: jpkiFiles(p),
     text: textFiles(p),
     face: faceFiles(p),
-    jukiRecords: new Map([[0x0002, [KEY_IDS.recordKeyRef]]]),
-    commonRecords: new Map([
-      [0x0001, [commonRecord1]],
-      [0x0002, [KEY_IDS.recordKeyRef]],
-    ]),
-    verification: {
-      a: p.holder.myNumber,
-      b: b + p.card.expiry.slice(0, 4) + p.card.securityCode,
-      birth: b,
-    },
+    jukiRecords: jukiRecords(),
+    commonRecords: commonRecords(p),
+    verification,
     getData: getData(p),
   };
 }
