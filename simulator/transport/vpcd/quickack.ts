@@ -34,9 +34,10 @@ let warnedArmFailure = false;
 
 async function loadFfi(): Promise<{ setsockopt?: SetSockOpt; errno?: () => number; reason?: string }> {
   if (process.platform !== 'linux') return { reason: `TCP_QUICKACK is Linux-only (platform is ${process.platform})` };
-  let koffi: typeof import('koffi');
+  type Koffi = typeof import('koffi');
+  let koffi: Koffi;
   try {
-    const mod = (await import('koffi')) as unknown as { default?: typeof import('koffi') } & typeof import('koffi');
+    const mod = (await import('koffi')) as Koffi & { default?: Koffi };
     koffi = mod.default ?? mod;
   } catch (err) {
     return {
