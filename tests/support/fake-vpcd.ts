@@ -42,6 +42,24 @@ export class VpcdPeer {
     return this.writeRaw(encodeFrame(payload));
   }
 
+  /**
+   * Queues a frame without waiting for the kernel to take it: for a peer that floods the card (a
+   * card that stopped reading never lets such a write complete).
+   */
+  push(payload: Uint8Array): void {
+    this.socket.write(encodeFrame(payload));
+  }
+
+  /** Stops reading the card's replies (they pile up in the kernel, then in the card's process). */
+  stopReading(): void {
+    this.socket.pause();
+  }
+
+  /** Reads the card's replies again. */
+  startReading(): void {
+    this.socket.resume();
+  }
+
   /** The next frame from the card, waiting with a deadline. */
   async nextFrame(timeoutMs = 2000): Promise<Uint8Array> {
     await waitFor(() => this.inbox.length > 0 || this.closed, { timeoutMs, intervalMs: 1, what: 'a frame from the card' });

@@ -83,7 +83,9 @@ export function createServeCommand(overrides: Partial<ServeCommandDeps> = {}): C
             'PINs) without telling the reader; remove + insert is the reset clients see.',
             '',
             'Logs: each APDU as "> command (NAME)" and "< response SW (NAME) time", with',
-            'VERIFY, CHANGE REFERENCE DATA and CHANGE KEY data shown as <n bytes redacted>;',
+            'VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER and CHANGE KEY shown as',
+            'their header then <redacted> (Lc too), long commands cut to their first 16',
+            'bytes and their length, responses as their length and SW;',
             'reader power events; the GET ATR presence polls only with --verbose.',
           ].join('\n'),
         )

@@ -12,6 +12,7 @@ export { loadQuickAck, type QuickAck } from './quickack.ts';
 export {
   VpcdTransport,
   VPCD_BASE_PORT,
+  DEFAULT_MAX_QUEUED_BYTES,
   type BackoffOptions,
   type VpcdLogger,
   type VpcdMode,

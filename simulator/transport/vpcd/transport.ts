@@ -19,7 +19,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { SmartCard } from '../../card/types.ts';
-import { encodeFrame, FrameDecoder } from './framing.ts';
+import { encodeFrame, FrameDecoder, MAX_PAYLOAD } from './framing.ts';
 import { describe, VpcdResponder, type VpcdExchange } from './messages.ts';
 import { loadQuickAck, type QuickAck } from './quickack.ts';
 
@@ -27,6 +27,13 @@ import { loadQuickAck, type QuickAck } from './quickack.ts';
 export const VPCD_BASE_PORT = 35963;
 
 export type VpcdMode = 'connect' | 'listen';
+
+/**
+ * Default cap on what one connection may hold: input received but not yet answered plus replies not
+ * yet taken by the kernel. vpcd has one message in flight at a time (at most 65537 bytes each way),
+ * so four frames' worth is far above an honest peer and still small.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 4 * (MAX_PAYLOAD + 2);
 
 export interface VpcdLogger {
   info(message: string): void;
@@ -68,6 +75,11 @@ export interface VpcdTransportOptions {
   inserted?: boolean;
   /** Default: warnings to console.warn, info dropped. */
   logger?: VpcdLogger;
+  /**
+   * Bytes one connection may queue (input not yet answered + replies not yet written) before it is
+   * closed as a protocol error. Default {@link DEFAULT_MAX_QUEUED_BYTES}.
+   */
+  maxQueuedBytes?: number;
 }
 
 export interface VpcdTransportStatus {
@@ -89,6 +101,11 @@ export interface VpcdTransportStatus {
   insertions: number;
   apdus: number;
   protocolErrors: number;
+  /**
+   * Back-pressure on the current connection: `paused` while vpcd is not reading the replies (the card
+   * stops reading its input), and what is queued right now, in bytes, against `limit`.
+   */
+  flow: { paused: boolean; input: number; output: number; limit: number };
   quickAck: { wanted: boolean; available: boolean; reason?: string };
   lastError?: string;
   stopped: boolean;
@@ -108,9 +125,25 @@ export interface VpcdTransportEvents {
 
 const DEFAULT_LOGGER: VpcdLogger = { info: () => {}, warn: (m) => console.warn(m) };
 
-/** One TCP connection with vpcd: framing, dispatch to the card, replies, QUICKACK re-arming. */
+/**
+ * One TCP connection with vpcd: framing, dispatch to the card, replies, QUICKACK re-arming.
+ *
+ * Back-pressure: a peer that sends APDUs and never reads the replies must not make the process grow.
+ * When socket.write() says the kernel is full, the connection stops reading (socket.pause()) and stops
+ * answering the frames it already has, and carries on at 'drain'. What it holds meanwhile is bounded
+ * (one read chunk, one partial frame, one reply over the write high-water mark) and capped by
+ * `maxQueued`: over it, the connection is closed as a protocol error (an honest vpcd has one message
+ * in flight).
+ */
 class Connection {
   private readonly decoder = new FrameDecoder();
+  /** Frames decoded but not yet answered (held while vpcd does not read). */
+  private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  /** A framing error, acted on once the frames before it were answered. */
+  private decodeError: string | undefined;
+  /** socket.write() returned false: waiting for 'drain', not reading. */
+  paused = false;
   visible = false;
   closed = false;
   private closeReason: string | undefined;
@@ -121,6 +154,7 @@ class Connection {
     readonly socket: net.Socket,
     private readonly responder: VpcdResponder,
     private readonly quickAck: QuickAck,
+    private readonly maxQueued: number,
     private readonly hooks: {
       onVisible(): void;
       onExchange(e: VpcdExchange): void;
@@ -132,6 +166,7 @@ class Connection {
     socket.setNoDelay(true);
     quickAck.arm(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => {
       this.closeReason ??= `socket error: ${err.message}`;
     });
@@ -144,6 +179,16 @@ class Connection {
     });
   }
 
+  /** Input received but not yet answered (partial frame + decoded frames waiting). */
+  get queuedInput(): number {
+    return this.decoder.pending + this.queuedBytes;
+  }
+
+  /** Replies handed to the socket that the kernel has not taken yet. */
+  get queuedOutput(): number {
+    return this.socket.writableLength;
+  }
+
   /** Closes the connection (removal or protocol error). Idempotent. */
   close(reason: string): void {
     this.closeReason ??= reason;
@@ -154,27 +199,63 @@ class Connection {
     if (this.closed || this.socket.destroyed) return;
     this.quickAck.arm(this.socket);
     const { frames, error } = this.decoder.push(chunk);
-    for (const payload of frames) {
-      if (this.socket.destroyed) return;
-      const result = this.responder.handle(payload);
-      if (!result.ok) {
-        if (result.cause === 'power-loss') {
-          this.hooks.onPowerLoss(result.reason);
-          this.byFault = true;
-          this.close(result.reason);
-          return;
-        }
-        return this.reject(result.reason);
-      }
-      const ex = result.exchange;
-      if (ex.reply) this.socket.write(encodeFrame(ex.reply));
-      if (ex.kind === 'get-atr' && !this.visible) {
-        this.visible = true;
-        this.hooks.onVisible();
-      }
-      this.hooks.onExchange(ex);
+    for (const f of frames) {
+      this.queue.push(f);
+      this.queuedBytes += f.length;
     }
-    if (error) this.reject(error);
+    if (error) this.decodeError ??= error;
+    this.pump();
+  }
+
+  private onDrain(): void {
+    if (!this.paused || this.socket.destroyed) return;
+    this.paused = false;
+    this.pump();
+    if (!this.paused && !this.socket.destroyed) this.socket.resume();
+  }
+
+  /** Answers queued frames in order until none is left or vpcd stops taking replies. */
+  private pump(): void {
+    while (this.queue.length && !this.paused) {
+      if (this.socket.destroyed) return;
+      const payload = this.queue.shift()!;
+      this.queuedBytes -= payload.length;
+      if (!this.answer(payload)) return;
+    }
+    if (this.socket.destroyed) return;
+    const held = this.queuedInput + this.queuedOutput;
+    if (held > this.maxQueued) {
+      return this.reject(
+        `${held} bytes queued (${this.queuedInput} received and not yet answered, ${this.queuedOutput} of replies vpcd has not read), ` +
+          `over the limit of ${this.maxQueued}; vpcd has one message in flight at a time`,
+      );
+    }
+    if (!this.queue.length && this.decodeError) this.reject(this.decodeError);
+  }
+
+  /** Hands one frame to the card and writes its reply. False when the connection was closed. */
+  private answer(payload: Uint8Array): boolean {
+    const result = this.responder.handle(payload);
+    if (!result.ok) {
+      if (result.cause === 'power-loss') {
+        this.hooks.onPowerLoss(result.reason);
+        this.byFault = true;
+        this.close(result.reason);
+      } else this.reject(result.reason);
+      return false;
+    }
+    const ex = result.exchange;
+    if (ex.reply && !this.socket.write(encodeFrame(ex.reply))) {
+      // The kernel's send buffer is full: vpcd is not reading. Stop reading until it does.
+      this.paused = true;
+      this.socket.pause();
+    }
+    if (ex.kind === 'get-atr' && !this.visible) {
+      this.visible = true;
+      this.hooks.onVisible();
+    }
+    this.hooks.onExchange(ex);
+    return true;
   }
 
   private reject(reason: string): void {
@@ -192,6 +273,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
   private readonly responder: VpcdResponder;
   private readonly backoff: BackoffOptions;
   private readonly faultReinsertDelayMs: number;
+  private readonly maxQueuedBytes: number;
   private readonly logger: VpcdLogger;
   private readonly quickAckWanted: boolean;
   private quickAck: QuickAck | undefined;
@@ -219,6 +301,8 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
     this.responder = new VpcdResponder(opts.card);
     this.backoff = { initialMs: 50, maxMs: 1000, factor: 2, ...opts.backoff };
     this.faultReinsertDelayMs = opts.faultReinsertDelayMs ?? 1000;
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    if (!Number.isInteger(this.maxQueuedBytes) || this.maxQueuedBytes < 1) throw new RangeError(`vpcd maxQueuedBytes ${opts.maxQueuedBytes} must be a positive integer`);
     this.logger = opts.logger ?? DEFAULT_LOGGER;
     this.quickAckWanted = opts.quickAck ?? true;
     this.wantInserted = opts.inserted ?? true;
@@ -294,6 +378,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
       visible: !!this.conn && !this.conn.closed && this.conn.visible,
       powered: this.responder.isPowered,
       ...this.counters,
+      flow: this.flow(),
       quickAck: {
         wanted: this.quickAckWanted,
         available: this.quickAck?.available ?? false,
@@ -305,6 +390,11 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
   }
 
   // ---- internals -------------------------------------------------------------------------------
+
+  private flow(): VpcdTransportStatus['flow'] {
+    const c = this.conn && !this.conn.closed ? this.conn : undefined;
+    return { paused: c?.paused ?? false, input: c?.queuedInput ?? 0, output: c?.queuedOutput ?? 0, limit: this.maxQueuedBytes };
+  }
 
   private assertRunning(): void {
     if (!this.started) throw new Error('VpcdTransport not started');
@@ -355,7 +445,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
   private attach(socket: net.Socket): void {
     this.counters.connections++;
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.conn = new Connection(socket, this.responder, this.quickAck!, {
+    this.conn = new Connection(socket, this.responder, this.quickAck!, this.maxQueuedBytes, {
       onVisible: () => {
         this.attempt = 0;
         this.counters.insertions++;
