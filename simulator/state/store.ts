@@ -101,6 +101,7 @@ export function parseState(text: string, source: string): CardStateDoc {
  */
 export class FileStore implements StateStore {
   private readonly lock: FileLock;
+  private closed = false;
 
   constructor(readonly location: string) {
     this.lock = lockStateFile(location);
@@ -121,10 +122,13 @@ export class FileStore implements StateStore {
   }
 
   save(doc: CardStateDoc): void {
+    // Without the lock another process may hold the file now: writing would undo its changes.
+    if (this.closed) throw new Error(`${this.location}: the state store is closed; the change is not saved`);
     writeFileAtomic(this.location, JSON.stringify(doc, null, 2) + '\n');
   }
 
   close(): void {
+    this.closed = true;
     this.lock.release();
   }
 }

@@ -53,8 +53,18 @@ describe('in one process', () => {
     expect(e.message).toContain('use another --state file');
     first.close();
     expect(existsSync(`${path}.lock`)).toBe(false);
-    new FileStore(path).close();
+    const second = new FileStore(path);
     first.close(); // idempotent, and does not remove a lock it no longer holds
+    expect(lockHolder(path)).toBe(process.pid);
+    second.close();
+  });
+
+  it('a closed store saves nothing: another process may hold the file by then', () => {
+    const path = fresh();
+    const store = new FileStore(path);
+    store.close();
+    expect(() => store.save({ format: 'myna-hil/card-state', version: 1, card: 'c', updatedAt: '', pins: {} })).toThrow(`${path}: the state store is closed; the change is not saved`);
+    expect(existsSync(path)).toBe(false);
   });
 
   it('two cards on one state file cannot refund each other\'s tries: the second buildCard is refused until the first is closed', () => {

@@ -121,8 +121,12 @@ const newCommand: CommandModule<object, NewArgs> = {
     try {
       saveProfile(out, profile, { exclusive: !args.force });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      throw new InputError(`${out}: the file appeared while the card was generated; refusing to overwrite it (fix: add --force, or choose another --out)`);
+      if (e instanceof InputError) throw e;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new InputError(`${out}: the file appeared while the card was generated; refusing to overwrite it (fix: add --force, or choose another --out)`);
+      }
+      // Changed while the keys were made (a directory put there, permissions): still the user's path.
+      throw new InputError(`${out}: cannot write the profile: ${(e as Error).message} (fix: give a writable file path as --out)`);
     }
     const ms = Math.round(performance.now() - started);
     process.stderr.write(`done in ${ms} ms\n`);
