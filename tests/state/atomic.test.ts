@@ -3,10 +3,10 @@
  * temporary file is private and unguessable; a crashed writer's leftovers (they hold PIN values) go
  * at the next load of the state file.
  */
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeTempFiles, writeFileAtomic } from '../../simulator/state/atomic.ts';
 import { FileStore, STATE_FORMAT } from '../../simulator/state/store.ts';
 import { startFixture } from './child.ts';
@@ -15,6 +15,7 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'myna-hil-atomic-'));
 });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const fresh = (name: string) => join(mkdtempSync(join(dir, `${name}-${n++}-`)), 'card.state.json');
 const temps = (path: string) => readdirSync(join(path, '..')).filter((f) => f.includes('.tmp-'));
