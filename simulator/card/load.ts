@@ -1,14 +1,18 @@
 /**
- * Builds a card from files: a profile and, optionally, a state file (created on first use).
+ * Builds a card from files: a profile and, optionally, a state file (created on first use). The card
+ * holds the state file's lock (state/lock.ts) until its close().
  */
 import { fromHex } from '../apdu/codec.ts';
 import { InputError } from '../errors.ts';
 import { loadProfile } from '../profile/io.ts';
-import { FileStore, MemoryStore } from '../state/store.ts';
+import { FileStore, MemoryStore, type StateStore } from '../state/store.ts';
 import { cardFromProfile } from './build.ts';
 import type { VirtualCard } from './card.ts';
 
-export function buildCard(profilePath: string, statePath?: string, atr?: string | Uint8Array): VirtualCard {
+/** A card built from files: close() lets go of its state file (idempotent). */
+export type LoadedCard = VirtualCard & { close(): void };
+
+export function buildCard(profilePath: string, statePath?: string, atr?: string | Uint8Array): LoadedCard {
   const profile = loadProfile(profilePath);
   let atrBytes: Uint8Array | undefined;
   if (typeof atr === 'string') {
@@ -19,5 +23,11 @@ export function buildCard(profilePath: string, statePath?: string, atr?: string 
     }
     if (atrBytes.length < 2 || atrBytes.length > 33) throw new InputError(`--atr: an ATR has 2 to 33 bytes, "${atr}" has ${atrBytes.length}`);
   } else atrBytes = atr;
-  return cardFromProfile(profile, { store: statePath ? new FileStore(statePath) : new MemoryStore(), atr: atrBytes });
+  const store: StateStore = statePath ? new FileStore(statePath) : new MemoryStore();
+  try {
+    return Object.assign(cardFromProfile(profile, { store, atr: atrBytes }), { close: () => store.close?.() });
+  } catch (err) {
+    store.close?.(); // a state file the card refused is not kept locked
+    throw err;
+  }
 }

@@ -7,10 +7,10 @@
  * Older profile versions go through MIGRATIONS (fromVersion → a function returning version + 1);
  * there are none yet, version 1 being the first.
  */
-import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { InputError } from '../errors.ts';
-import { writeFileAtomic } from '../state/atomic.ts';
+import { type AtomicWriteOptions, writeFileAtomic } from '../state/atomic.ts';
+import { jsonSyntaxReason, NotRegularFileError, readRegularFile } from '../state/files.ts';
 import { myNumberCheckDigit, PROFILE_FORMAT, PROFILE_VERSION, ProfileV1, type Profile } from './schema.ts';
 
 const REGENERATE = 'regenerate the card with `myna-hil card new`';
@@ -155,8 +155,7 @@ export function parseProfile(text: string, source: string, migrations: ReadonlyM
   } catch (e) {
     const at = jsonErrorOffset(text);
     const where = at >= 0 ? `${source}:${lineColumn(text, at)}` : source;
-    // V8 may quote the text around the error: drop it (it can hold PIN values), and the position.
-    const why = (e as Error).message.replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+    const why = jsonSyntaxReason(e); // V8 quotes the text around the error, and it can hold PIN values
     throw new InputError(`${where}: not valid JSON: ${why} (fix: correct the JSON there, or ${REGENERATE})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -184,10 +183,10 @@ export function parseProfile(text: string, source: string, migrations: ReadonlyM
 export function loadProfile(path: string): Profile {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path); // a FIFO or a device would hang the read
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+    const why = e instanceof NotRegularFileError ? `it is ${e.kind}` : code === 'ENOENT' ? 'no such file' : (e as Error).message;
     throw new InputError(`${path}: cannot read the card profile: ${why} (fix: give the path of a file made by \`myna-hil card new\`)`);
   }
   return parseProfile(text.replace(/^\uFEFF/, ''), path);
@@ -196,12 +195,12 @@ export function loadProfile(path: string): Profile {
 /**
  * Writes a profile atomically (temporary file in the same directory, fsync, rename, fsync of the
  * directory; mode 0600, as it holds PIN values and private keys). The profile is validated first,
- * so a file that cannot be loaded back is never written.
+ * so a file that cannot be loaded back is never written. `exclusive`: never replace an existing file.
  */
-export function saveProfile(path: string, profile: Profile): void {
+export function saveProfile(path: string, profile: Profile, options: AtomicWriteOptions = {}): void {
   const result = ProfileV1.safeParse(profile);
   if (!result.success) throw schemaError(path, result.error, profile);
-  writeFileAtomic(path, `${JSON.stringify(result.data, null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(result.data, null, 2)}\n`, options);
 }
 
 /** Bytes of the DER inside a PEM. */

@@ -79,13 +79,15 @@ describe('state and issuer', () => {
   it('照合番号A/B follow the profile\'s holder data; a state file keeps only their counters', async () => {
     const base = await testProfile();
     const path = join(mkdtempSync(join(tmpdir(), 'myna-hil-review-')), 'state.json');
-    const a = cardFromProfile(base, { store: new FileStore(path) });
+    const storeA = new FileStore(path);
+    const a = cardFromProfile(base, { store: storeA });
     tx(a, FACE);
     tx(a, '00A4020C020013');
     expect(tx(a, verifyCmd('000000000000')).swHex).toBe('63C2');
     const edited: Profile = structuredClone(base);
     const first11 = '98765432109';
     edited.holder.myNumber = first11 + myNumberCheckDigit(first11);
+    storeA.close(); // the state file is one holder's at a time
     const b = cardFromProfile(edited, { store: new FileStore(path) });
     tx(b, FACE);
     tx(b, '00A4020C020013');

@@ -6,7 +6,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cardFromProfile } from '../../simulator/card/build.ts';
 import { PowerLoss } from '../../simulator/card/card.ts';
 import { InputError } from '../../simulator/errors.ts';
@@ -25,10 +25,21 @@ beforeAll(async () => {
 
 const fresh = (name: string) => join(dir, `${name}-${Math.random().toString(36).slice(2)}.json`);
 
+/** A FileStore that is closed after the test: a store holds its file's lock until then. */
+const opened: FileStore[] = [];
+const fileStore = (path: string): FileStore => {
+  const s = new FileStore(path);
+  opened.push(s);
+  return s;
+};
+/** Closes the stores opened so far: the next card on the same file is another process, as it were. */
+const closeAll = () => opened.splice(0).forEach((s) => s.close());
+afterEach(closeAll);
+
 describe('state file', () => {
   it('keeps counters and PIN values across card instances (a new process, a re-insertion)', () => {
     const path = fresh('persist');
-    const a = cardFromProfile(profile, { store: new FileStore(path) });
+    const a = cardFromProfile(profile, { store: fileStore(path) });
     tx(a, JPKI);
     tx(a, '00A4020C020018');
     expect(tx(a, verifyCmd('0000')).swHex).toBe('63C2');
@@ -36,7 +47,8 @@ describe('state file', () => {
     tx(a, verifyCmd(profile.pins.sign.value));
     expect(tx(a, '0024018008' + Buffer.from('CHANGED1').toString('hex')).swHex).toBe('9000');
 
-    const b = cardFromProfile(profile, { store: new FileStore(path) });
+    closeAll();
+    const b = cardFromProfile(profile, { store: fileStore(path) });
     expect(b.pin('auth').remaining).toBe(2);
     tx(b, JPKI);
     tx(b, '00A4020C02001B');
@@ -49,7 +61,7 @@ describe('state file', () => {
     const path = fresh('powerloss');
     let armed = false;
     const card = cardFromProfile(profile, {
-      store: new FileStore(path),
+      store: fileStore(path),
       afterCounterWrite: () => {
         if (armed) throw new PowerLoss();
       },
@@ -60,7 +72,8 @@ describe('state file', () => {
     // even the *correct* PIN: power is gone before the card compares
     expect(() => card.transmit(Buffer.from(verifyCmd(profile.pins.auth.value).replace(/\s/g, ''), 'hex'))).toThrow(PowerLoss);
     expect(card.isPowered).toBe(false);
-    const after = cardFromProfile(profile, { store: new FileStore(path) });
+    closeAll();
+    const after = cardFromProfile(profile, { store: fileStore(path) });
     expect(after.pin('auth').remaining).toBe(2);
     tx(after, JPKI);
     tx(after, '00A4020C020018');
@@ -69,7 +82,7 @@ describe('state file', () => {
 
   it('is written atomically: no temporary file is left and the file is always complete JSON', () => {
     const path = fresh('atomic');
-    const card = cardFromProfile(profile, { store: new FileStore(path) });
+    const card = cardFromProfile(profile, { store: fileStore(path) });
     tx(card, JPKI);
     tx(card, '00A4020C02001B');
     for (let i = 0; i < 3; i++) {
@@ -81,11 +94,12 @@ describe('state file', () => {
 
   it('rejects a state file of another card, naming the file and the field', () => {
     const path = fresh('other');
-    cardFromProfile(profile, { store: new FileStore(path) });
+    cardFromProfile(profile, { store: fileStore(path) });
+    closeAll();
     const doc = JSON.parse(readFileSync(path, 'utf8'));
     doc.card = '000000000000000:deadbeefdeadbeef';
     writeFileSync(path, JSON.stringify(doc));
-    expect(() => cardFromProfile(profile, { store: new FileStore(path) })).toThrow(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field card: this state belongs to another card`));
+    expect(() => cardFromProfile(profile, { store: fileStore(path) })).toThrow(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field card: this state belongs to another card`));
   });
 
   it.each([
@@ -110,11 +124,12 @@ describe('state file', () => {
 
   it('rejects a counter above the PIN maximum', () => {
     const path = fresh('over');
-    cardFromProfile(profile, { store: new FileStore(path) });
+    cardFromProfile(profile, { store: fileStore(path) });
+    closeAll();
     const doc = JSON.parse(readFileSync(path, 'utf8'));
     doc.pins.auth.remaining = 9;
     writeFileSync(path, JSON.stringify(doc));
-    expect(() => cardFromProfile(profile, { store: new FileStore(path) })).toThrow(/field pins\.auth\.remaining: 9 is above the maximum of 3/);
+    expect(() => cardFromProfile(profile, { store: fileStore(path) })).toThrow(/field pins\.auth\.remaining: 9 is above the maximum of 3/);
   });
 });
 

@@ -1,11 +1,11 @@
 /**
  * `myna-hil demo` and `myna-hil issuer` as a user runs them.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cli } from '../support/cli.ts';
+import { cli, cliWith } from '../support/cli.ts';
 
 let dir: string;
 let card: string;
@@ -68,5 +68,54 @@ describe('issuer', () => {
     const r = await cli('demo', '--card', card, '--state', state, '--flow', '11.2', '--quiet');
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('answered 63C4');
+  });
+
+  describe('PIN values from a file, standard input or a variable (never the command line, which ps shows)', () => {
+    const setPin = (opts: Parameters<typeof cliWith>[0], state: string, ...value: string[]) =>
+      cliWith(opts, 'issuer', 'set-pin', '--card', card, '--state', state, '--pin', 'auth', ...value);
+    const authOf = (state: string) => JSON.parse(readFileSync(state, 'utf8')).pins.auth;
+
+    it('standard input, a file and a variable each set the value; one trailing newline is dropped; the lock is released', async () => {
+      const state = join(dir, 'sources.json');
+      let r = await setPin({ stdin: '4321\n' }, state, '--value-file', '-');
+      expect(r.code, r.stderr).toBe(0);
+      expect(authOf(state)).toEqual({ value: '4321', remaining: 3 });
+      const file = join(dir, 'auth.txt');
+      writeFileSync(file, '5678\r\n');
+      r = await setPin({}, state, '--value-file', file);
+      expect(r.code, r.stderr).toBe(0);
+      expect(authOf(state).value).toBe('5678');
+      r = await setPin({ env: { MYNA_TEST_NEW_AUTH: '8765' } }, state, '--value-env', 'MYNA_TEST_NEW_AUTH');
+      expect(r.code, r.stderr).toBe(0);
+      expect(authOf(state).value).toBe('8765');
+      expect(existsSync(`${state}.lock`)).toBe(false);
+    });
+
+    it('only one newline goes: a second one makes the value malformed, and it is not echoed', async () => {
+      const state = join(dir, 'newlines.json');
+      const r = await setPin({ stdin: '4321\n\n' }, state, '--value-file', '-');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('myna-hil: new auth PIN does not match its format (4 digits)\n');
+    });
+
+    it.each([
+      ['no source', [], 'myna-hil: --value: missing (fix: give --value-file PATH, --value-file - for standard input, --value-env VAR, or --value VALUE)\n'],
+      ['two sources', ['--value', '1111', '--value-file', '-'], 'myna-hil: --value and --value-file: give the value of --value once, from one of them\n'],
+    ])('%s is exit 2', async (_what, value, message) => {
+      const r = await setPin({ stdin: '2222' }, join(dir, 'none.json'), ...value);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(message);
+    });
+
+    it('reinit-sign-password reads its value the same way, before it contacts serve', async () => {
+      const r = await cli('issuer', 'reinit-sign-password', '--control', join(dir, 'no.sock'), '--value-env', 'MYNA_TEST_UNSET');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('myna-hil: --value-env MYNA_TEST_UNSET: the environment variable MYNA_TEST_UNSET is not set (fix: export it, or name another variable)\n');
+      const help = await cli('issuer', 'reinit-sign-password', '--help');
+      expect(help.stdout).toContain('--value-file');
+      expect(help.stdout).toContain('--value-env');
+      expect(help.stdout).toMatch(/the new password from standard input\n.*--value-file -\n/);
+      expect(help.stdout.replace(/\s+/g, ' ')).toContain('give exactly one of the three');
+    });
   });
 });

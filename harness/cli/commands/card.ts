@@ -3,8 +3,8 @@
  * its secrets (PIN values and private keys are never printed).
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../../simulator/errors.ts';
 import { toEra } from '../../../simulator/profile/era.ts';
@@ -12,13 +12,18 @@ import { generateProfile, type GenerateOptions } from '../../../simulator/profil
 import { loadProfile, redactProfile, saveProfile } from '../../../simulator/profile/io.ts';
 import { readJpkiAltNames } from '../../../simulator/profile/certs.ts';
 import { Behaviour, PinKind, Variant, type Profile } from '../../../simulator/profile/schema.ts';
+import { readSecret, SECRET_EPILOG, secretOptions } from '../secrets.ts';
 
-const STRING_OPTIONS = {
+/** PIN values: each also as --X-file and --X-env (../secrets.ts). */
+const PIN_OPTIONS = {
   'sign-pin': 'Signature password (署名用パスワード): 6-16 of A-Z 0-9, at least one letter and one digit [default: ABC123]',
   'auth-pin': 'User authentication PIN (利用者証明用暗証番号), 4 digits [default: 1234]',
   'juki-pin': 'Resident registry PIN (住民基本台帳用暗証番号), 4 digits [default: 1234]',
   'kenmen-pin': 'Card-info input support PIN (券面事項入力補助用暗証番号), 4 digits [default: 1234]',
   'common-pin': 'Common card AP PIN (共通カードAP 001C), 4 digits [default: the juki PIN]',
+} as const;
+
+const STRING_OPTIONS = {
   name: 'Holder name, family and given name separated by U+3000 [default: 山田　太郎]',
   'name-alt': 'Sign certificate OID .5.5.2: substitute-character positions of the name [default: one 0 per character]',
   address: 'Holder address [default: 東京都千代田区千代田１－１]',
@@ -42,6 +47,27 @@ interface NewArgs {
   [k: string]: unknown;
 }
 
+const statOrUndefined = (path: string): Stats | undefined => {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+};
+
+/** Refuses a bad --out before a second is spent on keys. */
+function checkOut(out: string, force: boolean): void {
+  const st = statOrUndefined(out);
+  if (st && !st.isFile()) {
+    const what = st.isDirectory() ? 'a directory' : 'not a regular file';
+    throw new InputError(`${out}: is ${what}; --out names the profile file to write (fix: give a file path, e.g. ${join(out, 'card.json')})`);
+  }
+  if (st && !force) throw new InputError(`${out}: the file exists; refusing to overwrite it (fix: add --force, or choose another --out)`);
+  if (!statOrUndefined(dirname(out))?.isDirectory()) {
+    throw new InputError(`${out}: the directory ${dirname(out)} does not exist (fix: create it first)`);
+  }
+}
+
 const newCommand: CommandModule<object, NewArgs> = {
   command: 'new',
   describe: 'Make a new virtual card: its own test CA, keys, certificates and issuer-signed files, in a profile file',
@@ -51,9 +77,12 @@ const newCommand: CommandModule<object, NewArgs> = {
       .option('variant', { type: 'string', choices: Variant.options, describe: 'Kind of card [default: adult]' })
       .option('locked-pin', { type: 'string', choices: PinKind.options, describe: 'With --variant locked: the PIN left with 0 tries [default: auth]' })
       .option('force', { type: 'boolean', default: false, describe: 'Overwrite --out if it exists' });
+    for (const [name, describe] of Object.entries(PIN_OPTIONS)) b = secretOptions(b, name, describe);
     for (const [name, describe] of Object.entries(STRING_OPTIONS)) b = b.option(name, { type: 'string', describe, requiresArg: true });
     return b
       .example('$0 card new --out card.json', 'an adult card with the default holder and PINs')
+      .example('$0 card new -o card.json --auth-pin-env AUTH_PIN --sign-pin-file sign.txt', 'PIN values from a variable and a file, not the command line')
+      .example("printf '%s\\n' \"$SIGN\" | $0 card new -o card.json --sign-pin-file -", 'the signature password from standard input')
       .example('$0 card new -o minor.json --variant minor', 'a holder under 15: no signature certificate (EF 0008 = 00 8F 00)')
       .example('$0 card new -o locked.json --variant locked --locked-pin sign', 'the signature password already locked')
       .example("$0 card new -o hanako.json --name '鈴木　花子' --sex 2 --birth-date 1995-04-01 --my-number 234567890121", 'another holder')
@@ -61,21 +90,21 @@ const newCommand: CommandModule<object, NewArgs> = {
       .epilog(
         'Variants: adult (default), minor (no sign key/certificate), expired (card and certificates expired), ' +
           'locked (--locked-pin at 0 tries), face-auth-only (顔認証マイナンバーカード: auth PIN locked, no signature certificate), ' +
-          'smartphone (Android JPKI token). Progress goes to stderr; PIN values are never printed.',
+          'smartphone (Android JPKI token). Progress goes to stderr; PIN values are never printed.\n\n' +
+          SECRET_EPILOG,
       ) as unknown as Argv<NewArgs>;
   },
   handler: async (args) => {
     const out = args.out;
-    if (existsSync(out) && !args.force) {
-      throw new InputError(`${out}: the file exists; refusing to overwrite it (fix: add --force, or choose another --out)`);
-    }
-    if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) {
-      throw new InputError(`${out}: the directory ${dirname(out)} does not exist (fix: create it first)`);
-    }
+    checkOut(out, args.force);
     const options: GenerateOptions = { onProgress: (m) => process.stderr.write(`${m}\n`) };
     const o = options as Record<string, unknown>;
     if (args.variant !== undefined) o.variant = args.variant;
     if (args['locked-pin'] !== undefined) o.lockedPin = args['locked-pin'];
+    for (const name of Object.keys(PIN_OPTIONS)) {
+      const v = readSecret(args, name, false);
+      if (v !== undefined) o[camel(name)] = v;
+    }
     for (const name of Object.keys(STRING_OPTIONS)) {
       const v = args[name];
       if (v === undefined) continue;
@@ -89,7 +118,16 @@ const newCommand: CommandModule<object, NewArgs> = {
     }
     const started = performance.now();
     const profile = await generateProfile(options);
-    saveProfile(out, profile);
+    try {
+      saveProfile(out, profile, { exclusive: !args.force });
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new InputError(`${out}: the file appeared while the card was generated; refusing to overwrite it (fix: add --force, or choose another --out)`);
+      }
+      // Changed while the keys were made (a directory put there, permissions): still the user's path.
+      throw new InputError(`${out}: cannot write the profile: ${(e as Error).message} (fix: give a writable file path as --out)`);
+    }
     const ms = Math.round(performance.now() - started);
     process.stderr.write(`done in ${ms} ms\n`);
     process.stdout.write(

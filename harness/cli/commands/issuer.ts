@@ -6,14 +6,16 @@
  * Two ways to reach the card:
  * - `--card <profile> --state <file>`: a card at rest, through its state file;
  * - `--control <socket>`: a card that `myna-hil serve` is serving (serve rewrites its state file on
- *   every change, so a served card is changed through serve, never behind its back).
+ *   every change, so a served card is changed through serve, never behind its back: serve holds the
+ *   state file's lock, and `--card/--state` on it is refused naming serve's pid).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { buildCard } from '../../../simulator/card/load.ts';
+import { buildCard, type LoadedCard } from '../../../simulator/card/load.ts';
 import { InputError } from '../../../simulator/errors.ts';
 import { pinCounters, type PinCounters, resetCounter, setPin } from '../../../simulator/issuer/issuer.ts';
 import { USER_PINS, type UserPinId } from '../../../simulator/pin/pin.ts';
 import { sendControl } from '../../serve/control.ts';
+import { readSecret, SECRET_EPILOG, secretOptions } from '../secrets.ts';
 
 interface Target {
   card?: string;
@@ -48,7 +50,15 @@ function printPins(pins: PinCounters): void {
   }
 }
 
-const atRest = (a: Target) => buildCard(a.card!, a.state!);
+/** Runs `op` on a card at rest, then lets go of its state file (its lock), also when `op` fails. */
+function atRest<R>(a: Target, op: (card: LoadedCard) => R): R {
+  const card = buildCard(a.card!, a.state!);
+  try {
+    return op(card);
+  } finally {
+    card.close();
+  }
+}
 
 const status: CommandModule<object, Target> = {
   command: 'status',
@@ -57,7 +67,7 @@ const status: CommandModule<object, Target> = {
     target(y)
       .example('$0 issuer status --card card.json --state card.state.json', 'a card at rest')
       .example('$0 issuer status --control /tmp/myna-hil-serve-slot0.sock', 'a served card'),
-  handler: async (a) => printPins(a.control ? ((await viaControl(a.control, 'status')).pins as PinCounters) : pinCounters(atRest(a))),
+  handler: async (a) => printPins(a.control ? ((await viaControl(a.control, 'status')).pins as PinCounters) : atRest(a, pinCounters)),
 };
 
 const reset: CommandModule<object, Target & { pin: string }> = {
@@ -67,37 +77,43 @@ const reset: CommandModule<object, Target & { pin: string }> = {
   handler: async (a) => {
     const id = a.pin as UserPinId;
     if (a.control) await viaControl(a.control, 'issuer/reset-counter', { pin: id });
-    else resetCounter(atRest(a), id);
+    else atRest(a, (card) => resetCounter(card, id));
     console.log(`${id}: counter reset`);
   },
 };
 
-const set: CommandModule<object, Target & { pin: string; value: string }> = {
+const VALUE = 'The new value: 4 digits, or for sign 6-16 of A-Z0-9 with a letter and a digit';
+
+const set: CommandModule<object, Target & { pin: string }> = {
   command: 'set-pin',
   describe: "Set a new PIN value (checked against the PIN's format); the counter goes to its maximum",
   builder: (y) =>
-    pinOption(target(y))
-      .option('value', { type: 'string', demandOption: true, describe: 'The new value: 4 digits, or for sign 6-16 of A-Z0-9 with a letter and a digit' })
-      .example('$0 issuer set-pin --card card.json --state card.state.json --pin sign --value NEWPASS1', '')
-      .example('$0 issuer set-pin --control /tmp/myna-hil-serve-slot0.sock --pin auth --value 4321', 'on a served card'),
+    secretOptions(pinOption(target(y)), 'value', VALUE)
+      .example('$0 issuer set-pin --card card.json --state card.state.json --pin sign --value-file new-sign.txt', 'the value from a file')
+      .example("printf %s \"$NEW_PIN\" | $0 issuer set-pin --control /tmp/myna-hil-serve-slot0.sock --pin auth --value-file -", 'from standard input, on a served card')
+      .example('$0 issuer set-pin --card card.json --state card.state.json --pin auth --value-env NEW_PIN', 'from an environment variable')
+      .example('$0 issuer set-pin --card card.json --state card.state.json --pin auth --value 4321', 'on the command line (visible in ps)')
+      .epilog(SECRET_EPILOG),
   handler: async (a) => {
     const id = a.pin as UserPinId;
-    if (a.control) await viaControl(a.control, 'issuer/set-pin', { pin: id, value: a.value });
-    else setPin(atRest(a), id, a.value);
+    const value = readSecret(a, 'value', true)!;
+    if (a.control) await viaControl(a.control, 'issuer/set-pin', { pin: id, value });
+    else atRest(a, (card) => setPin(card, id, value));
     console.log(`${id}: new value set, counter at its maximum`);
   },
 };
 
-const reinit: CommandModule<object, { control: string; value: string }> = {
+const reinit: CommandModule<object, { control: string }> = {
   command: 'reinit-sign-password',
   describe: 'Served cards: re-initialise the sign password, allowed only after a client verified the auth PIN in the current card session (the kiosk flow)',
   builder: (y) =>
-    y
-      .option('control', { type: 'string', demandOption: true, describe: 'Control socket of a running `myna-hil serve`' })
-      .option('value', { type: 'string', demandOption: true, describe: 'The new sign password: 6-16 of A-Z0-9 with a letter and a digit' })
-      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value NEW1PASS', ''),
+    secretOptions(y.option('control', { type: 'string', demandOption: true, describe: 'Control socket of a running `myna-hil serve`' }), 'value', 'The new sign password: 6-16 of A-Z0-9 with a letter and a digit')
+      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value-file -', 'the new password from standard input')
+      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value-env NEW_SIGN', 'from an environment variable')
+      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value NEW1PASS', 'on the command line (visible in ps)')
+      .epilog(SECRET_EPILOG),
   handler: async (a) => {
-    await viaControl(a.control, 'reinit-sign-password', { value: a.value });
+    await viaControl(a.control, 'reinit-sign-password', { value: readSecret(a, 'value', true)! });
     console.log('sign password re-initialised');
   },
 };
