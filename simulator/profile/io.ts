@@ -9,8 +9,8 @@
  */
 import type { z } from 'zod';
 import { InputError } from '../errors.ts';
-import { type AtomicWriteOptions, writeFileAtomic } from '../state/atomic.ts';
-import { jsonSyntaxReason, NotRegularFileError, readRegularFile } from '../state/files.ts';
+import { type AtomicWriteOptions, writeFileAtomic } from '../fs/atomic.ts';
+import { jsonSyntaxReason, NotRegularFileError, readRegularFile } from '../fs/files.ts';
 import { myNumberCheckDigit, PROFILE_FORMAT, PROFILE_VERSION, ProfileV1, type Profile } from './schema.ts';
 
 const REGENERATE = 'regenerate the card with `myna-hil card new`';

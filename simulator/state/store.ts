@@ -2,15 +2,15 @@
  * The card's persistent state: PIN values, retry counters (and thereby lock states) of every key
  * reference. Profiles say what a card *is*; the state says what has happened to it since.
  *
- * A state file is a versioned JSON document written atomically (state/atomic.ts) after every change,
+ * A state file is a versioned JSON document written atomically (fs/atomic.ts) after every change,
  * by one process at a time (state/lock.ts).
  */
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
 import type { PinId, PinState } from '../pin/pin.ts';
-import { removeTempFiles, writeFileAtomic } from './atomic.ts';
-import { jsonSyntaxReason, NotRegularFileError, readRegularFile } from './files.ts';
+import { removeTempFiles, writeFileAtomic } from '../fs/atomic.ts';
+import { jsonSyntaxReason, NotRegularFileError, readRegularFile } from '../fs/files.ts';
 import { FileLock, LockHeldError } from './lock.ts';
 
 export const STATE_FORMAT = 'myna-hil/card-state';

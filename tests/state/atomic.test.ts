@@ -1,5 +1,5 @@
 /**
- * writeFileAtomic (simulator/state/atomic.ts): a crash at any point leaves the old file complete; the
+ * writeFileAtomic (simulator/fs/atomic.ts): a crash at any point leaves the old file complete; the
  * temporary file is private and unguessable; a crashed writer's leftovers (they hold PIN values) go
  * at the next load of the state file.
  */
@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeTempFiles, writeFileAtomic } from '../../simulator/state/atomic.ts';
+import { removeTempFiles, writeFileAtomic } from '../../simulator/fs/atomic.ts';
 import { FileStore, STATE_FORMAT } from '../../simulator/state/store.ts';
 import { startFixture } from './child.ts';
 

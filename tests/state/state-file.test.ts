@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../simulator/errors.ts';
 import { parseProfile, saveProfile } from '../../simulator/profile/io.ts';
-import { jsonSyntaxReason } from '../../simulator/state/files.ts';
+import { jsonSyntaxReason } from '../../simulator/fs/files.ts';
 import { FileStore, parseState } from '../../simulator/state/store.ts';
 import { testProfile } from '../support/card.ts';
 import { cliWith } from '../support/cli.ts';
