@@ -10,6 +10,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { swHex } from '../../simulator/apdu/sw.ts';
 import { formatExchange } from '../../simulator/apdu/trace.ts';
 import type { SmartCard } from '../../simulator/card/types.ts';
 import { VpcdTransport, VPCD_BASE_PORT, type VpcdExchange } from '../../simulator/transport/vpcd/index.ts';
@@ -74,9 +75,9 @@ export function defaultControlPath(slot: number): string {
   return join(process.env.XDG_RUNTIME_DIR || tmpdir(), `myna-hil-serve-slot${slot}.sock`);
 }
 
-/** Logs the card's internal faults (answered 6F 00, never thrown) as warnings. */
+/** Logs the card's faults (answered 6F 00, or 65 81 when the state file cannot be written; never thrown) as warnings. */
 function reportFaults(card: ServableCard, warn: (line: string) => void): void {
-  if (card instanceof VirtualCard) card.onFault = (err) => warn(`card fault, answered 6F 00: ${(err as Error)?.message ?? String(err)}`);
+  if (card instanceof VirtualCard) card.onFault = (err, sw) => warn(`card fault, answered ${swHex(sw)}: ${(err as Error)?.message ?? String(err)}`);
 }
 
 function stamp(d: Date): string {

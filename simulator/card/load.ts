@@ -19,5 +19,5 @@ export function buildCard(profilePath: string, statePath?: string, atr?: string 
     }
     if (atrBytes.length < 2 || atrBytes.length > 33) throw new InputError(`--atr: an ATR has 2 to 33 bytes, "${atr}" has ${atrBytes.length}`);
   } else atrBytes = atr;
-  return cardFromProfile(profile, { store: statePath ? new FileStore(statePath) : new MemoryStore(), atr: atrBytes });
+  return cardFromProfile(profile, { store: statePath ? new FileStore(statePath) : new MemoryStore(), atr: atrBytes, source: profilePath });
 }
