@@ -42,8 +42,7 @@ export function resetCounter(card: VirtualCard, id: UserPinId): void {
  */
 export function setPin(card: VirtualCard, id: UserPinId, value: string): void {
   const pin = userPin(card, id);
-  const problem = userPinValueProblem(id, value);
-  if (problem) throw new InputError(`new ${id} PIN does not match its format: ${problem} (the value is not shown)`);
+  if (userPinValueProblem(id, value)) throw new InputError(`new ${id} PIN does not match its format (${pin.rule.format})`);
   pin.setValue(value);
   card.clearVerified(id); // a session verified with the old value is not verified with the new one
 }

@@ -38,7 +38,7 @@ export interface UserPinFormat {
   lengths: readonly [number, number];
 }
 
-const FOUR_DIGITS: UserPinFormat = { valid: isFourDigits, format: '4 digits (ASCII 0-9)', lengths: [4, 4] };
+const FOUR_DIGITS: UserPinFormat = { valid: isFourDigits, format: '4 digits', lengths: [4, 4] };
 
 /**
  * The one definition of the value each user PIN can hold (pin-rules.md 1, spec 4.1). The rule for
@@ -56,5 +56,5 @@ export const USER_PIN_FORMATS: Readonly<Record<UserPinId, UserPinFormat>> = {
 /** Why `value` cannot be the `id` PIN (for an error message, without the value), or undefined when it can. */
 export function userPinValueProblem(id: UserPinId, value: string): string | undefined {
   const f = USER_PIN_FORMATS[id];
-  return f.valid(value) ? undefined : `the ${id} PIN must be ${f.format}`;
+  return f.valid(value) ? undefined : `the ${id} PIN must be ${f.format}, ASCII characters only`;
 }
