@@ -10,7 +10,7 @@
  */
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { swHex, swName } from '../../simulator/apdu/sw.ts';
+import { SW, swHex, swName } from '../../simulator/apdu/sw.ts';
 import { formatExchange } from '../../simulator/apdu/trace.ts';
 import type { SmartCard } from '../../simulator/card/types.ts';
 import { VpcdTransport, VPCD_BASE_PORT, type VpcdExchange } from '../../simulator/transport/vpcd/index.ts';
@@ -80,18 +80,15 @@ export function defaultControlPath(slot: number): string {
   return join(dir, `serve-slot${slot}.sock`);
 }
 
-/** 65 81, memory failure: how the card answers when its state file cannot be written. */
-const MEMORY_FAILURE = 0x6581;
-
 /**
  * Logs the faults the card answered instead of throwing (a state file that could not be written, a
- * bug) as one warning line each, with the status word when the card tells it.
+ * bug) as one warning line each, with the status word it answered.
  */
 function reportFaults(card: ServableCard, state: string | undefined, warn: (line: string) => void): void {
   if (!(card instanceof VirtualCard)) return;
-  card.onFault = (err: unknown, sw?: number) => {
-    const answered = sw === undefined ? '' : `, answered ${swHex(sw)} (${swName(sw)})`;
-    const file = sw === MEMORY_FAILURE && state ? ` (state file ${state})` : '';
+  card.onFault = (err: unknown, sw: number) => {
+    const answered = `, answered ${swHex(sw)} (${swName(sw)})`;
+    const file = sw === SW.MEMORY_FAILURE && state ? ` (state file ${state})` : '';
     warn(`card fault${answered}${file}: ${(err as Error)?.message ?? String(err)}`);
   };
 }

@@ -27,6 +27,8 @@ export const SW = {
   CLA_NOT_SUPPORTED: 0x6e00,
   NO_PRECISE_DIAGNOSIS: 0x6f00,
   SECURITY_ENVIRONMENT_FAULTY: 0x66f1,
+  /** 65 81: non-volatile memory could not be written (the state file); nothing was changed. */
+  MEMORY_FAILURE: 0x6581,
 } as const;
 
 export type SwName = keyof typeof SW;

@@ -8,7 +8,7 @@
 import { randomBytes, sign } from 'node:crypto';
 import { type CommandApdu, encodeResponse, parseCommand } from '../apdu/codec.ts';
 import { CardError, SW } from '../apdu/sw.ts';
-import type { Pin, PinId } from '../pin/pin.ts';
+import { type Pin, type PinId, StorageFailure } from '../pin/pin.ts';
 import type { Behaviour } from '../profile/schema.ts';
 import { computeSignature } from './crypto.ts';
 import type { Access, Applet, Ef, KeyEf, PinEf } from './model.ts';
@@ -35,6 +35,13 @@ export class PowerLoss extends Error {
   }
 }
 
+/**
+ * What transmit() does with an internal fault (an exception that is not a status word: a bug):
+ * `answer` it 6F 00 and report it through onFault (production: a bug must never take the reader
+ * down), or `throw` it (tests: a bug must fail the test, not hide behind a status word).
+ */
+export type FaultMode = 'answer' | 'throw';
+
 export interface CardParts {
   atr: Uint8Array;
   applets: Applet[];
@@ -43,6 +50,8 @@ export interface CardParts {
   behaviour: Behaviour;
   /** MF-level GET DATA objects by tag. */
   getData: Map<number, Uint8Array>;
+  /** Default `answer`. */
+  faults?: FaultMode;
 }
 
 export class VirtualCard implements SmartCard {
@@ -54,10 +63,11 @@ export class VirtualCard implements SmartCard {
   private authVerifiedThisSession = false;
   private readonly atrBytes: Uint8Array;
   /**
-   * Told about every internal fault answered 6F 00 (a bug, or a state file that could not be written):
-   * the card never throws, so this is how a host (serve, a test) learns of one.
+   * Told about every fault the card answered instead of throwing, with the status word it answered:
+   * 65 81 for a state file that could not be written (StorageFailure), 6F 00 for an internal fault
+   * (a bug) when faults = `answer`. This is how a host (serve, a test) learns of one.
    */
-  onFault: (err: unknown) => void = () => {};
+  onFault: (err: unknown, sw: number) => void = () => {};
 
   constructor(private readonly parts: CardParts) {
     this.atrBytes = parts.atr;
@@ -97,10 +107,17 @@ export class VirtualCard implements SmartCard {
         this.powerDown();
         throw err;
       }
+      // Non-volatile memory could not be written: nothing was changed (see Pin), as a real card reports it.
+      if (err instanceof StorageFailure) return this.answerFault(err, SW.MEMORY_FAILURE);
+      if (this.parts.faults === 'throw') throw err;
       // A bug in a handler must never take the card (and with vpcd, the reader) down.
-      this.onFault(err);
-      return encodeResponse(undefined, SW.NO_PRECISE_DIAGNOSIS);
+      return this.answerFault(err, SW.NO_PRECISE_DIAGNOSIS);
     }
+  }
+
+  private answerFault(err: unknown, sw: number): Uint8Array {
+    this.onFault(err, sw);
+    return encodeResponse(undefined, sw);
   }
 
   // ---- introspection for the harness, the issuer and tests ------------------------------------
@@ -247,9 +264,12 @@ export class VirtualCard implements SmartCard {
       prefix ? startsWith(a.aid, name) : equalBytes(a.aid, name),
     );
     if (!applet) return fail(parseInt(this.parts.behaviour.unknownAidSw, 16), 'unknown AID');
+    // Two options: OpenSC logs out by re-selecting the same application, some clients re-select it
+    // between VERIFY and the signature (schema.ts Behaviour).
+    const b = this.parts.behaviour;
+    if (applet === this.df ? b.reselectClearsVerified : b.selectDfClearsVerified) this.verified.clear();
     this.df = applet;
     this.ef = null;
-    if (this.parts.behaviour.selectDfClearsVerified) this.verified.clear();
     return OK;
   }
 

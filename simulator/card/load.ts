@@ -25,7 +25,7 @@ export function buildCard(profilePath: string, statePath?: string, atr?: string 
   } else atrBytes = atr;
   const store: StateStore = statePath ? new FileStore(statePath) : new MemoryStore();
   try {
-    return Object.assign(cardFromProfile(profile, { store, atr: atrBytes }), { close: () => store.close?.() });
+    return Object.assign(cardFromProfile(profile, { store, atr: atrBytes, source: profilePath }), { close: () => store.close?.() });
   } catch (err) {
     store.close?.(); // a state file the card refused is not kept locked
     throw err;

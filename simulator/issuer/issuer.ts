@@ -5,6 +5,7 @@
 import { InputError } from '../errors.ts';
 import type { VirtualCard } from '../card/card.ts';
 import { USER_PINS, type UserPinId } from '../pin/pin.ts';
+import { userPinValueProblem } from '../profile/rules.ts';
 
 export class IssuerError extends Error {
   constructor(message: string) {
@@ -27,15 +28,21 @@ export function pinCounters(card: VirtualCard): PinCounters {
   return Object.fromEntries(USER_PINS.map((id) => [id, { remaining: card.pin(id).remaining, max: card.pin(id).rule.maxTries }])) as PinCounters;
 }
 
-/** Municipal counter: the retry counter back to its maximum, the value unchanged (unlocks a locked PIN). */
+/**
+ * Municipal counter: the retry counter back to its maximum, the value unchanged (unlocks a locked PIN).
+ * Throws StorageFailure, the card unchanged, when the state cannot be saved.
+ */
 export function resetCounter(card: VirtualCard, id: UserPinId): void {
   userPin(card, id).resetCounter();
 }
 
-/** Municipal counter: a new PIN value (checked against the PIN's format), counter at its maximum. */
+/**
+ * Municipal counter: a new PIN value (checked against the PIN's rule, USER_PIN_FORMATS), counter at
+ * its maximum. Throws StorageFailure, the card unchanged, when the state cannot be saved.
+ */
 export function setPin(card: VirtualCard, id: UserPinId, value: string): void {
   const pin = userPin(card, id);
-  if (!pin.rule.validNew?.(value)) throw new InputError(`new ${id} PIN does not match its format (${pin.rule.format})`);
+  if (userPinValueProblem(id, value)) throw new InputError(`new ${id} PIN does not match its format (${pin.rule.format})`);
   pin.setValue(value);
   card.clearVerified(id); // a session verified with the old value is not verified with the new one
 }

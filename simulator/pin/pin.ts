@@ -4,9 +4,13 @@
  * The retry counter is decremented and *persisted before* the comparison (as jCardSim's OwnerPIN
  * and real cards do), so pulling power mid-VERIFY still spends the try; it is reset to the maximum
  * on success. The verified flag is transient and lives in the card's security state, not here.
+ *
+ * Memory follows the state file, never leads it: every change is computed, saved, and applied in
+ * memory only once the save succeeded. A failed save throws StorageFailure and leaves the PIN as
+ * the file has it (a real card whose EEPROM write fails answers 65 81 and keeps its old state).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { FOUR_DIGIT_RE, isValidSignPassword } from '../profile/rules.ts';
+import { USER_PIN_FORMATS } from '../profile/rules.ts';
 
 export type PinId =
   | 'sign' // JPKI 001B, 署名用電子証明書パスワード
@@ -38,19 +42,12 @@ export interface PinRule {
   change?: 'CHANGE_REFERENCE_DATA' | 'CHANGE_KEY';
 }
 
-const fourDigits = (v: string) => FOUR_DIGIT_RE.test(v);
-
+/** The value rule of a user PIN (USER_PIN_FORMATS, the one definition) with its retry limit. */
 export function userPinRule(id: UserPinId, maxTries: number): PinRule {
-  switch (id) {
-    case 'sign':
-      return { maxTries, lengths: [6, 16], validNew: isValidSignPassword, format: '6-16 of A-Z and 0-9 with at least one letter and one digit', change: 'CHANGE_REFERENCE_DATA' };
-    case 'auth':
-    case 'kenmen':
-      return { maxTries, lengths: [4, 4], validNew: fourDigits, format: '4 digits', change: 'CHANGE_REFERENCE_DATA' };
-    case 'juki':
-    case 'common':
-      return { maxTries, lengths: [4, 4], validNew: fourDigits, format: '4 digits', change: 'CHANGE_KEY' };
-  }
+  const { valid, format, lengths } = USER_PIN_FORMATS[id];
+  // 住基 and 共通 keys are changed with CHANGE KEY (80 32), the others with CHANGE REFERENCE DATA (spec 4.3)
+  const change = id === 'juki' || id === 'common' ? 'CHANGE_KEY' : 'CHANGE_REFERENCE_DATA';
+  return { maxTries, lengths, validNew: valid, format, change };
 }
 
 /** Persisted part of a PIN. */
@@ -61,13 +58,24 @@ export interface PinState {
 
 export type VerifyOutcome = 'ok' | 'wrong' | 'blocked';
 
+/**
+ * The card's state could not be saved, so the change was not made (memory still equals the file).
+ * The card answers 65 81 (memory failure); issuer operations throw it. The message never holds a PIN value.
+ */
+export class StorageFailure extends Error {
+  constructor(cause: unknown) {
+    super(`the card state could not be saved, nothing was changed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'StorageFailure';
+  }
+}
+
 export class Pin {
   constructor(
     readonly id: PinId,
     readonly rule: PinRule,
     private readonly st: PinState,
-    /** Persists the card's state; called after every counter or value change. */
-    private readonly persist: () => void,
+    /** Saves the card's state with this PIN's state replaced by `next`; throws when it cannot. */
+    private readonly persist: (next: PinState) => void,
     /** Test seam: called right after the decremented counter is persisted, before comparing. */
     private readonly afterCounterWrite: () => void = () => {},
   ) {}
@@ -80,30 +88,40 @@ export class Pin {
     return this.st.remaining === 0;
   }
 
-  /** Compares a candidate (ASCII bytes, exactly as sent). Spends a try first; resets on success. */
+  /**
+   * Compares a candidate (ASCII bytes, exactly as sent). Spends a try first (saved before the
+   * comparison); resets on success. Throws StorageFailure when a save fails: before the comparison
+   * nothing was spent or compared; after it, the spent try stands (as on disk) and nothing is verified.
+   */
   verify(candidate: Uint8Array): VerifyOutcome {
     if (this.st.remaining === 0) return 'blocked';
-    this.st.remaining -= 1;
-    this.persist();
+    this.commit({ ...this.st, remaining: this.st.remaining - 1 });
     this.afterCounterWrite();
     const expected = Buffer.from(this.st.value, 'latin1');
     const ok = candidate.length === expected.length && timingSafeEqual(candidate, expected);
     if (!ok) return 'wrong';
-    this.st.remaining = this.rule.maxTries;
-    this.persist();
+    this.commit({ ...this.st, remaining: this.rule.maxTries });
     return 'ok';
   }
 
-  /** Sets a new value (after the caller checked authorisation); counter back to the maximum. */
+  /** Sets a new value (after the caller checked authorisation and format); counter back to the maximum. */
   setValue(value: string): void {
-    this.st.value = value;
-    this.st.remaining = this.rule.maxTries;
-    this.persist();
+    this.commit({ value, remaining: this.rule.maxTries });
   }
 
   /** Issuer: counter back to the maximum without changing the value. */
   resetCounter(): void {
-    this.st.remaining = this.rule.maxTries;
-    this.persist();
+    this.commit({ ...this.st, remaining: this.rule.maxTries });
+  }
+
+  /** Saves `next`, then (only then) makes it the state in memory. */
+  private commit(next: PinState): void {
+    try {
+      this.persist(next);
+    } catch (err) {
+      throw new StorageFailure(err);
+    }
+    this.st.value = next.value;
+    this.st.remaining = next.remaining;
   }
 }

@@ -26,10 +26,18 @@ const pem = (label: string) =>
 
 // The value rules live in a zod-free module, so that the card core can use them without loading zod.
 export { FOUR_DIGIT_RE, isValidMyNumber, isValidSignPassword, myNumberCheckDigit, SIGN_PIN_RE } from './rules.ts';
-import { isValidMyNumber } from './rules.ts';
+import { isValidMyNumber, userPinValueProblem } from './rules.ts';
 
 export const PinKind = z.enum(['sign', 'auth', 'juki', 'kenmen', 'common']);
 export type PinKind = z.infer<typeof PinKind>;
+
+/** Each PIN value must follow its kind's rule (USER_PIN_FORMATS): the message names the rule, never the value. */
+function userPinValues(pins: Record<PinKind, { value: string }>, ctx: z.RefinementCtx): void {
+  for (const kind of PinKind.options) {
+    const problem = userPinValueProblem(kind, pins[kind].value);
+    if (problem) ctx.addIssue({ code: 'custom', path: [kind, 'value'], message: problem });
+  }
+}
 
 const pinSpec = z.strictObject({
   /** Current value as the holder would type it (ASCII). */
@@ -62,8 +70,18 @@ export const Behaviour = z
         faceBirth: z.number().int().min(1).max(15).optional(),
       })
       .prefault({}),
-    /** SELECT DF (also re-selecting the same DF) clears verified flags [I] (spec 9.2). */
+    /**
+     * Selecting *another* application (SELECT by AID) clears the verified flags [I] (docs/card.md §9.2).
+     * Off: a PIN verified in one application stays verified after visiting another.
+     */
     selectDfClearsVerified: z.boolean().default(true),
+    /**
+     * Re-selecting the application *already selected* clears the verified flags [U]. OpenSC logs out by
+     * re-selecting the application (docs/card.md §9.2), which relies on it; a Python client in the wild re-selects the
+     * JPKI AP between VERIFY and the signature and expects the PIN to stay verified (off). Real
+     * cards are not documented for this case.
+     */
+    reselectClearsVerified: z.boolean().default(true),
     /** A signature with the sign key keeps the sign password verified [U] (spec 6). */
     signKeepsVerified: z.boolean().default(true),
     /** Select a DF by a prefix of its AID (JICSAP allows it) [I]. */
@@ -149,14 +167,16 @@ export const ProfileV1 = z.strictObject({
     /** 16 ASCII digits in EF 0006 serialNumber. */
     tokenSerial: digits(16),
   }),
-  pins: z.strictObject({
-    sign: pinSpec,
-    auth: pinSpec,
-    juki: pinSpec,
-    kenmen: pinSpec,
-    /** 共通カードAP 001C, a separate key reference usually set to the juki value. */
-    common: pinSpec,
-  }),
+  pins: z
+    .strictObject({
+      sign: pinSpec,
+      auth: pinSpec,
+      juki: pinSpec,
+      kenmen: pinSpec,
+      /** 共通カードAP 001C, a separate key reference usually set to the juki value. */
+      common: pinSpec,
+    })
+    .superRefine(userPinValues),
   /** PKCS#8 PEM private keys. `sign` is absent on cards without a signature certificate. */
   keys: z.strictObject({
     auth: pem('PRIVATE KEY'),

@@ -8,8 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeCommand, toHex } from '../../simulator/apdu/codec.ts';
 import type { VirtualCard } from '../../simulator/card/card.ts';
 import { isValidSignPassword, type Profile } from '../../simulator/profile/schema.ts';
-import { cardFromProfile } from '../../simulator/card/build.ts';
-import { testProfile, tx } from '../support/card.ts';
+import { testCard, testProfile, tx } from '../support/card.ts';
 
 type Id = 'sign' | 'auth' | 'kenmen' | 'juki' | 'common';
 const IDS: Id[] = ['sign', 'auth', 'kenmen', 'juki', 'common'];
@@ -173,7 +172,7 @@ describe('PIN rules, model-based', () => {
   it('the card follows the model for random command sequences over all user PINs', () => {
     fc.assert(
       fc.property(fc.commands(commands, { maxCommands: 80, size: 'max' }), (cmds) => {
-        const card = cardFromProfile(profile);
+        const card = testCard(profile);
         const model: Model = {
           pins: Object.fromEntries(IDS.map((i) => [i, { value: profile.pins[i].value, remaining: WHERE[i].max }])) as Model['pins'],
           df: null,

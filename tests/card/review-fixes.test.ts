@@ -6,13 +6,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cardFromProfile } from '../../simulator/card/build.ts';
 import { IssuerError, reinitSignPassword, setPin } from '../../simulator/issuer/issuer.ts';
 import { issuerDigestInfos, verifyDigestInfo } from '../../simulator/profile/files.ts';
 import { parseProfile } from '../../simulator/profile/io.ts';
 import { myNumberCheckDigit, type Profile } from '../../simulator/profile/schema.ts';
 import { FileStore } from '../../simulator/state/store.ts';
-import { testProfile, tx, verifyCmd } from '../support/card.ts';
+import { testCard, testProfile, tx, verifyCmd } from '../support/card.ts';
 
 const JPKI = '00A4040C0AD392F000260100000001';
 const TEXT = '00A4040C0AD3921000310001010408';
@@ -23,7 +22,7 @@ describe('facts the behaviour options must not change', () => {
   it('EF 0001 of 券面入力補助AP ends FF FF whatever behaviour.filler says, and its signed hash holds (3.2 [T])', async () => {
     const p: Profile = structuredClone(await testProfile());
     p.behaviour.filler = 0x00;
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     tx(card, TEXT);
     tx(card, '00A4020C020011');
     expect(tx(card, verifyCmd(p.pins.kenmen.value)).swHex).toBe('9000');
@@ -36,7 +35,7 @@ describe('facts the behaviour options must not change', () => {
   it('sfiShortForms: false turns off only the optional short forms, not INTERNAL AUTHENTICATE, READ RECORD or 80 2A by SFI (3.5, 6 [T])', async () => {
     const p: Profile = structuredClone(await testProfile());
     p.behaviour.sfiShortForms = false;
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     tx(card, COMMON);
     expect(tx(card, '0088009904AABBCCDD00').swHex).toBe('9000');
     expect(tx(card, '00B2010C00').swHex).toBe('9000');
@@ -46,7 +45,7 @@ describe('facts the behaviour options must not change', () => {
   });
 
   it('a blocked key answers 69 84 to any VERIFY with data, even one too long to be a PIN (4.2 [T])', async () => {
-    const card = cardFromProfile(await testProfile('locked'));
+    const card = testCard(await testProfile('locked'));
     tx(card, JPKI);
     tx(card, '00A4020C020018');
     expect(tx(card, `0020008011${'31'.repeat(17)}`).swHex).toBe('6984');
@@ -54,7 +53,7 @@ describe('facts the behaviour options must not change', () => {
   });
 
   it('selecting the ISD restores the MF state with its files (1 [1])', async () => {
-    const card = cardFromProfile(await testProfile());
+    const card = testCard(await testProfile());
     tx(card, JPKI);
     expect(tx(card, '00A4040C07A0000001510000').swHex).toBe('9000');
     expect(tx(card, '00A4020C02001E').swHex).toBe('9000');
@@ -62,7 +61,7 @@ describe('facts the behaviour options must not change', () => {
   });
 
   it('CLA 40-7F (logical channels 4-19) answer 68 81', async () => {
-    const card = cardFromProfile(await testProfile());
+    const card = testCard(await testProfile());
     for (const cla of ['40', '4F', '60', '7F']) expect(tx(card, `${cla}A4040C0AD392F000260100000001`).swHex).toBe('6881');
   });
 
@@ -80,7 +79,7 @@ describe('state and issuer', () => {
     const base = await testProfile();
     const path = join(mkdtempSync(join(tmpdir(), 'myna-hil-review-')), 'state.json');
     const storeA = new FileStore(path);
-    const a = cardFromProfile(base, { store: storeA });
+    const a = testCard(base, { store: storeA });
     tx(a, FACE);
     tx(a, '00A4020C020013');
     expect(tx(a, verifyCmd('000000000000')).swHex).toBe('63C2');
@@ -88,7 +87,7 @@ describe('state and issuer', () => {
     const first11 = '98765432109';
     edited.holder.myNumber = first11 + myNumberCheckDigit(first11);
     storeA.close(); // the state file is one holder's at a time
-    const b = cardFromProfile(edited, { store: new FileStore(path) });
+    const b = testCard(edited, { store: new FileStore(path) });
     tx(b, FACE);
     tx(b, '00A4020C020013');
     expect(tx(b, '00200080').swHex).toBe('63C2'); // the spent try survived
@@ -99,7 +98,7 @@ describe('state and issuer', () => {
 
   it('a new PIN value set by the issuer ends a verification made with the old one', async () => {
     const p = await testProfile();
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     tx(card, JPKI);
     tx(card, '00A4020C020018');
     expect(tx(card, verifyCmd(p.pins.auth.value)).swHex).toBe('9000');
@@ -111,7 +110,7 @@ describe('state and issuer', () => {
 
   it('a wrong auth PIN after a right one ends the session\'s permission to re-initialise the sign password', async () => {
     const p = await testProfile();
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     tx(card, JPKI);
     tx(card, '00A4020C020018');
     expect(tx(card, verifyCmd(p.pins.auth.value)).swHex).toBe('9000');
@@ -123,12 +122,12 @@ describe('state and issuer', () => {
 describe('[U] behaviours as options', () => {
   it('verifyWrongLengthSw: absent, a 3-digit auth PIN is a wrong try (9.4); set, it is refused and no try is spent', async () => {
     const p: Profile = structuredClone(await testProfile());
-    const plain = cardFromProfile(p);
+    const plain = testCard(p);
     tx(plain, JPKI);
     tx(plain, '00A4020C020018');
     expect(tx(plain, verifyCmd('123')).swHex).toBe('63C2');
     p.behaviour.verifyWrongLengthSw = '6700';
-    const strict = cardFromProfile(p);
+    const strict = testCard(p);
     tx(strict, JPKI);
     tx(strict, '00A4020C020018');
     expect(tx(strict, verifyCmd('123')).swHex).toBe('6700');
@@ -144,18 +143,18 @@ describe('[U] behaviours as options', () => {
 
   it('selectFciSw: absent, P2 00 is answered like 0C; set, it is refused', async () => {
     const p: Profile = structuredClone(await testProfile());
-    expect(tx(cardFromProfile(p), '00A404000AD392F000260100000001').swHex).toBe('9000');
+    expect(tx(testCard(p), '00A404000AD392F000260100000001').swHex).toBe('9000');
     p.behaviour.selectFciSw = '6A86';
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     expect(tx(card, '00A404000AD392F000260100000001').swHex).toBe('6A86');
     expect(tx(card, JPKI).swHex).toBe('9000');
   });
 
   it('allowAidPrefix: a prefix of an AID selects it only when the option is on', async () => {
     const p: Profile = structuredClone(await testProfile());
-    expect(tx(cardFromProfile(p), '00A4040C08D392F00026010000').swHex).toBe('6A82');
+    expect(tx(testCard(p), '00A4040C08D392F00026010000').swHex).toBe('6A82');
     p.behaviour.allowAidPrefix = true;
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     expect(tx(card, '00A4040C08D392F00026010000').swHex).toBe('9000');
     expect(card.selectedApplication).toBe('jpki');
     expect(tx(card, '00A4040C0BD392F00026010000000199').swHex).toBe('6A82'); // longer than the AID
@@ -165,7 +164,7 @@ describe('[U] behaviours as options', () => {
     const p: Profile = structuredClone(await testProfile());
     p.behaviour.maxTries.faceA = 10;
     p.behaviour.maxTries.textB = 5;
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     expect([card.pin('faceA').remaining, card.pin('textA').remaining, card.pin('textB').remaining, card.pin('faceB').remaining]).toEqual([10, 3, 5, 3]);
     tx(card, FACE);
     tx(card, '00A4020C020013');
@@ -174,10 +173,10 @@ describe('[U] behaviours as options', () => {
 });
 
 describe('faults', () => {
-  it('a state file that cannot be written is answered 6F 00 and reported through onFault, never thrown', async () => {
+  it('a state file that cannot be written is answered 65 81 and reported through onFault, never thrown', async () => {
     const p = await testProfile();
     const failing = { location: '(test)', load: () => undefined, save: () => {} } as unknown as FileStore;
-    const card = cardFromProfile(p, { store: failing });
+    const card = testCard(p, { store: failing });
     failing.save = () => {
       throw new Error('disk full');
     };
@@ -185,8 +184,8 @@ describe('faults', () => {
     card.onFault = (e) => faults.push(e);
     tx(card, JPKI);
     tx(card, '00A4020C020018');
-    expect(tx(card, verifyCmd('0000')).swHex).toBe('6F00');
-    expect(faults.map((e) => (e as Error).message)).toEqual(['disk full']);
+    expect(tx(card, verifyCmd('0000')).swHex).toBe('6581');
+    expect(faults.map((e) => (e as Error).message)).toEqual(['the card state could not be saved, nothing was changed: disk full']);
   });
 });
 
@@ -194,7 +193,7 @@ describe('certificate EF padding [U]', () => {
   it('padded certificate EFs still read whole the OpenSC way, and past the DER hold the filler', async () => {
     const p: Profile = structuredClone(await testProfile());
     p.behaviour.certificatePadding = { bytes: 300, byte: 0x00 };
-    const card = cardFromProfile(p);
+    const card = testCard(p);
     tx(card, JPKI);
     tx(card, '00A4020C02000A');
     const head = tx(card, '00B0000004').data;

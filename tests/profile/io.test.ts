@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jsonErrorOffset, loadProfile, parseProfile, redactProfile, saveProfile, type Migration } from '../../simulator/profile/io.ts';
 import { InputError } from '../../simulator/errors.ts';
-import type { Profile } from '../../simulator/profile/schema.ts';
+import type { PinKind, Profile } from '../../simulator/profile/schema.ts';
+import fc from 'fast-check';
 import { clone, profileOf } from './support.ts';
 
 let dir: string;
@@ -80,6 +81,57 @@ describe('loading', () => {
     const r = clone(base) as unknown as { holder: Record<string, unknown> };
     delete r.holder.address;
     expect(errorOf(() => parseProfile(json(r), 'card.json')).message).toMatch(/^card\.json: field holder\.address: /);
+  });
+
+  it('a PIN value that breaks its kind\'s rule is refused, naming file, field and rule, never the value', () => {
+    const cases: Array<[PinKind, string, string]> = [
+      ['auth', '12', '4 digits'],
+      ['sign', 'abc', '6-16 of A-Z and 0-9 with at least one letter and one digit'],
+      ['sign', 'A1BCDEFGHIJKLMNOP', '6-16 of A-Z and 0-9 with at least one letter and one digit'],
+      ['sign', 'abcd1234', '6-16 of A-Z and 0-9 with at least one letter and one digit'],
+      ['kenmen', '１２３４', '4 digits'],
+    ];
+    for (const [kind, value, rule] of cases) {
+      const p = clone(base);
+      p.pins[kind].value = value;
+      expect(errorOf(() => parseProfile(json(p), 'card.json')).message).toBe(
+        `card.json: field pins.${kind}.value: the ${kind} PIN must be ${rule}, ASCII characters only (fix: correct the field, or regenerate the card with \`myna-hil card new\`)`,
+      );
+    }
+  });
+
+  // The rule restated independently of simulator/profile/rules.ts, as pin-rules.md 1 words it.
+  const SIGN_RULE = /^(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*[0-9])[A-Z0-9]{6,16}$/;
+  const FOUR_RULE = /^[0-9]{4}$/;
+  const pinish = fc.oneof(
+    fc.stringMatching(/^[0-9]{1,6}$/),
+    fc.stringMatching(/^[A-Za-z0-9]{4,18}$/),
+    fc.string({ maxLength: 18 }),
+    fc.string({ unit: 'grapheme', maxLength: 6 }),
+    fc.constantFrom('１２３４', '1234 ', ' 1234', '12\n4', 'ABC１２3'),
+  );
+
+  it('property: a profile loads exactly when every PIN value follows its kind\'s rule', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<PinKind>('sign', 'auth', 'juki', 'kenmen', 'common'), pinish, (kind, value) => {
+        const p = clone(base);
+        p.pins[kind].value = value;
+        const valid = (kind === 'sign' ? SIGN_RULE : FOUR_RULE).test(value);
+        let error: unknown;
+        try {
+          parseProfile(json(p), 'card.json');
+        } catch (e) {
+          error = e;
+        }
+        if (valid) {
+          expect(error).toBeUndefined();
+          return;
+        }
+        expect(error).toBeInstanceOf(InputError);
+        expect((error as Error).message).toMatch(new RegExp(`^card\\.json: field pins\\.${kind}\\.value: the ${kind} PIN must be `));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('a misspelled key in a hand-edited profile is an error, not silently dropped', () => {

@@ -19,8 +19,16 @@ export function testProfile(variant: Variant = 'adult'): Promise<Profile> {
   return p;
 }
 
+/**
+ * A card for tests: internal faults (bugs in a handler) are rethrown, not answered 6F 00, so that
+ * they fail the test. Storage failures are still answered 65 81, as in production.
+ */
+export function testCard(profile: Profile, options: CardOptions = {}): VirtualCard {
+  return cardFromProfile(profile, { faults: 'throw', ...options });
+}
+
 export async function newCard(variant: Variant = 'adult', options: CardOptions = {}): Promise<VirtualCard> {
-  return cardFromProfile(await testProfile(variant), options);
+  return testCard(await testProfile(variant), options);
 }
 
 export interface Exchange {
