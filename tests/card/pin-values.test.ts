@@ -54,10 +54,20 @@ const errorOf = (f: () => unknown): InputError => {
   throw new Error('no error: the bad value was accepted');
 };
 
+/** Runs `f` with a FileStore on `path` and lets go of the file's lock afterwards (one holder at a time). */
+function withStore<T>(path: string, f: (store: FileStore) => T): T {
+  const store = new FileStore(path);
+  try {
+    return f(store);
+  } finally {
+    store.close();
+  }
+}
+
 /** A state file for `profile` whose `id` PIN holds `value`. */
 function stateWith(name: string, id: UserPinId, value: string): string {
   const path = join(dir, `${name}.state.json`);
-  testCard(profile, { store: new FileStore(path) });
+  withStore(path, (store) => testCard(profile, { store }));
   const doc = JSON.parse(readFileSync(path, 'utf8'));
   doc.pins[id].value = value;
   writeFileSync(path, JSON.stringify(doc));
@@ -67,7 +77,7 @@ function stateWith(name: string, id: UserPinId, value: string): string {
 describe('PIN values are checked on load', () => {
   it.each(BAD)('a state file with the %s PIN %j (%s) is refused, naming the file, the field and the rule', (id, value) => {
     const path = stateWith(`bad-${id}-${Buffer.from(value).toString('hex')}`, id, value);
-    const e = errorOf(() => testCard(profile, { store: new FileStore(path) }));
+    const e = errorOf(() => withStore(path, (store) => testCard(profile, { store })));
     expect(e.message.startsWith(`${path}: field pins.${id}.value: `)).toBe(true);
     expect(e.message).toMatch(ruleOf(id));
     expect(e.message).not.toContain(value);
@@ -115,7 +125,7 @@ describe('issuer set-pin: the same rule, and nothing changes when it is broken',
     const profilePath = join(dir, 'card-rest.json');
     saveProfile(profilePath, profile);
     const statePath = join(dir, 'rest.state.json');
-    testCard(profile, { store: new FileStore(statePath) });
+    withStore(statePath, (store) => testCard(profile, { store }));
     const before = readFileSync(statePath, 'utf8');
     const r = await cli('issuer', 'set-pin', '--card', profilePath, '--state', statePath, '--pin', 'sign', '--value', 'abc123');
     expect(r.code).toBe(2);
