@@ -14,7 +14,7 @@
  * It stops on SIGTERM/SIGINT and when its stdin closes (the benchmark died), so it never outlives it.
  */
 import type { SmartCard } from '../simulator/card/types.ts';
-import { buildCard } from '../simulator/card/load.ts';
+import { buildCard } from '../harness/load-card.ts';
 import { VpcdTransport } from '../simulator/transport/vpcd/index.ts';
 
 /** vicc's iso7816 ATR (T=1), which no OpenSC driver claims. */

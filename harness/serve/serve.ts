@@ -23,7 +23,7 @@ import { ControlServer, ensurePrivateDir, type IssuerCommand, type IssuerRequest
 /** A card serve can run: a SmartCard, optionally with a close() to release files on shutdown. */
 export type ServableCard = SmartCard & { close?(): void | Promise<void> };
 
-/** The seam to the card core: simulator/card/load.ts's buildCard has this shape. */
+/** The seam to the card core: harness/load-card.ts's buildCard has this shape. */
 export type BuildCard = (profilePath: string, statePath?: string, atr?: string) => ServableCard | Promise<ServableCard>;
 
 export interface ServeOptions {

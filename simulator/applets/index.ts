@@ -4,7 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import { fromHex } from '../apdu/codec.ts';
 import { SW } from '../apdu/sw.ts';
-import { type Access, type Applet, efMap, type KeyEf } from '../card/model.ts';
+import { type Access, type Applet, efMap, type KeyEf } from './model.ts';
 import type { Pin, PinId } from '../pin/pin.ts';
 import type { DerivedFiles } from '../profile/derived.ts';
 import type { Behaviour } from '../profile/schema.ts';

@@ -6,7 +6,7 @@ import { fromHex } from '../apdu/codec.ts';
 import { commonApplet, faceApplet, isdApplet, jpkiApplet, jukiApplet, mfFiles, textApplet, type Pins } from '../applets/index.ts';
 import { InputError } from '../errors.ts';
 import { Pin, type PinId, type PinRule, type PinState, USER_PINS, type UserPinId, userPinRule } from '../pin/pin.ts';
-import { userPinValueProblem } from '../profile/rules.ts';
+import { userPinValueProblem } from '../pin/rules.ts';
 import type { DerivedFiles } from '../profile/derived.ts';
 import { deriveFiles } from '../profile/files.ts';
 import type { Profile } from '../profile/schema.ts';

@@ -11,7 +11,7 @@ import { CardError, SW } from '../apdu/sw.ts';
 import { type Pin, type PinId, StorageFailure } from '../pin/pin.ts';
 import type { Behaviour } from '../profile/schema.ts';
 import { computeSignature } from './crypto.ts';
-import type { Access, Applet, Ef, KeyEf, PinEf } from './model.ts';
+import type { Access, Applet, Ef, KeyEf, PinEf } from '../applets/model.ts';
 import type { SmartCard } from './types.ts';
 
 interface Reply {

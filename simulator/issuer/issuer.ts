@@ -5,7 +5,7 @@
 import { InputError } from '../errors.ts';
 import type { VirtualCard } from '../card/card.ts';
 import { USER_PINS, type UserPinId } from '../pin/pin.ts';
-import { userPinValueProblem } from '../profile/rules.ts';
+import { userPinValueProblem } from '../pin/rules.ts';
 
 export class IssuerError extends Error {
   constructor(message: string) {

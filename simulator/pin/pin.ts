@@ -10,7 +10,7 @@
  * the file has it (a real card whose EEPROM write fails answers 65 81 and keeps its old state).
  */
 import { timingSafeEqual } from 'node:crypto';
-import { USER_PIN_FORMATS } from '../profile/rules.ts';
+import { USER_PIN_FORMATS } from './rules.ts';
 
 export type PinId =
   | 'sign' // JPKI 001B, 署名用電子証明書パスワード

@@ -1,8 +1,8 @@
 /**
- * The rules values on the card follow (pin-rules.md, spec 4.1): the My Number check digit and the
- * PIN formats. No dependencies: the card core checks new PIN values with these.
+ * The My Number (個人番号) rule a profile's holder data follows: 12 digits whose last is the check
+ * digit of the first 11 (docs/card.md §12.13 on what the check digit does not catch). The PIN rules
+ * are the PIN module's own (simulator/pin/rules.ts). No dependencies.
  */
-import type { UserPinId } from '../pin/pin.ts';
 
 /** My Number check digit (個人番号 check digit, 総務省令 第5条). */
 export function myNumberCheckDigit(first11: string): number {
@@ -18,43 +18,4 @@ export function myNumberCheckDigit(first11: string): number {
 
 export function isValidMyNumber(s: string): boolean {
   return /^\d{12}$/.test(s) && myNumberCheckDigit(s.slice(0, 11)) === Number(s[11]);
-}
-
-export const SIGN_PIN_RE = /^[A-Z0-9]{6,16}$/;
-export const FOUR_DIGIT_RE = /^\d{4}$/;
-
-/** The sign password when *set*: 6-16 of A-Z0-9 with at least one letter and one digit. */
-export function isValidSignPassword(v: string): boolean {
-  return SIGN_PIN_RE.test(v) && /[A-Z]/.test(v) && /\d/.test(v);
-}
-
-const isFourDigits = (v: string): boolean => FOUR_DIGIT_RE.test(v);
-
-export interface UserPinFormat {
-  valid: (value: string) => boolean;
-  /** For messages; never shows a value. */
-  format: string;
-  /** Lengths a value can have, inclusive. */
-  lengths: readonly [number, number];
-}
-
-const FOUR_DIGITS: UserPinFormat = { valid: isFourDigits, format: '4 digits', lengths: [4, 4] };
-
-/**
- * The one definition of the value each user PIN can hold (pin-rules.md 1, spec 4.1). The rule for
- * setting a value (CHANGE, issuer) is also the rule for loading one (profile, state file): a card
- * never holds a value it could not have been given, so it never answers 90 00 to one.
- */
-export const USER_PIN_FORMATS: Readonly<Record<UserPinId, UserPinFormat>> = {
-  sign: { valid: isValidSignPassword, format: '6-16 of A-Z and 0-9 with at least one letter and one digit', lengths: [6, 16] },
-  auth: FOUR_DIGITS,
-  juki: FOUR_DIGITS,
-  kenmen: FOUR_DIGITS,
-  common: FOUR_DIGITS,
-};
-
-/** Why `value` cannot be the `id` PIN (for an error message, without the value), or undefined when it can. */
-export function userPinValueProblem(id: UserPinId, value: string): string | undefined {
-  const f = USER_PIN_FORMATS[id];
-  return f.valid(value) ? undefined : `the ${id} PIN must be ${f.format}, ASCII characters only`;
 }

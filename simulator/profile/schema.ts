@@ -25,8 +25,10 @@ const pem = (label: string) =>
   z.string().regex(new RegExp(`^-----BEGIN ${label}-----[\\s\\S]+-----END ${label}-----\\s*$`), `must be a PEM ${label}`);
 
 // The value rules live in a zod-free module, so that the card core can use them without loading zod.
-export { FOUR_DIGIT_RE, isValidMyNumber, isValidSignPassword, myNumberCheckDigit, SIGN_PIN_RE } from './rules.ts';
-import { isValidMyNumber, userPinValueProblem } from './rules.ts';
+export { isValidMyNumber, myNumberCheckDigit } from './rules.ts';
+export { FOUR_DIGIT_RE, isValidSignPassword, SIGN_PIN_RE } from '../pin/rules.ts';
+import { isValidMyNumber } from './rules.ts';
+import { userPinValueProblem } from '../pin/rules.ts';
 
 export const PinKind = z.enum(['sign', 'auth', 'juki', 'kenmen', 'common']);
 export type PinKind = z.infer<typeof PinKind>;

@@ -46,7 +46,7 @@ const PINS: Record<Id, { aid: string; fid: number; max: number; changeKey: boole
 /** Besides the PIN, who opens the file it reads (券面入力補助AP EF 0001: the PIN or 照合番号A). */
 const ALSO_OPENS: Partial<Record<Id, PinId>> = { kenmen: 'textA' };
 
-// The value rules restated from pin-rules.md 1, independently of simulator/profile/rules.ts.
+// The value rules restated from pin-rules.md 1, independently of simulator/pin/rules.ts.
 const validNew = (id: Id, v: string) => (id === 'sign' ? /^(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*[0-9])[A-Z0-9]{6,16}$/ : /^[0-9]{4}$/).test(v);
 
 interface Model {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControl } from '../../harness/serve/control.ts';
 import { startServe } from '../../harness/serve/serve.ts';
-import { buildCard } from '../../simulator/card/load.ts';
+import { buildCard } from '../../harness/load-card.ts';
 import { InputError } from '../../simulator/errors.ts';
 import { setPin } from '../../simulator/issuer/issuer.ts';
 import type { UserPinId } from '../../simulator/pin/pin.ts';

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCard } from '../../simulator/card/load.ts';
+import { buildCard } from '../../harness/load-card.ts';
 import { InputError } from '../../simulator/errors.ts';
 import { saveProfile } from '../../simulator/profile/io.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';

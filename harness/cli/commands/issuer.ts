@@ -10,7 +10,7 @@
  *   state file's lock, and `--card/--state` on it is refused naming serve's pid).
  */
 import type { Argv, CommandModule } from 'yargs';
-import { buildCard, type LoadedCard } from '../../../simulator/card/load.ts';
+import { buildCard, type LoadedCard } from '../../load-card.ts';
 import { InputError } from '../../../simulator/errors.ts';
 import { pinCounters, type PinCounters, resetCounter, setPin } from '../../../simulator/issuer/issuer.ts';
 import { USER_PINS, type UserPinId } from '../../../simulator/pin/pin.ts';

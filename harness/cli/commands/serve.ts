@@ -20,7 +20,7 @@ interface ServeArgs {
 }
 
 export interface ServeCommandDeps {
-  /** Builds the card (default: simulator/card/load.ts's buildCard, loaded lazily). */
+  /** Builds the card (default: harness/load-card.ts's buildCard, loaded lazily). */
   buildCard: BuildCard;
   io: ServeIO;
   /** Where SIGINT/SIGTERM/SIGUSR1/SIGUSR2 are subscribed (default: process). */
@@ -30,7 +30,7 @@ export interface ServeCommandDeps {
 }
 
 const loadBuildCard: BuildCard = async (profile, state, atr) => {
-  const { buildCard } = await import('../../../simulator/card/load.ts');
+  const { buildCard } = await import('../../load-card.ts');
   return buildCard(profile, state, atr);
 };
 

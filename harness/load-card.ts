@@ -1,13 +1,14 @@
 /**
  * Builds a card from files: a profile and, optionally, a state file (created on first use). The card
- * holds the state file's lock (state/lock.ts) until its close().
+ * holds the state file's lock (simulator/state/lock.ts) until its close(). File I/O lives here, in the
+ * harness: the card core (simulator/card) is bytes in, bytes out.
  */
-import { fromHex } from '../apdu/codec.ts';
-import { InputError } from '../errors.ts';
-import { loadProfile } from '../profile/io.ts';
-import { FileStore, MemoryStore, type StateStore } from '../state/store.ts';
-import { cardFromProfile } from './build.ts';
-import type { VirtualCard } from './card.ts';
+import { fromHex } from '../simulator/apdu/codec.ts';
+import { InputError } from '../simulator/errors.ts';
+import { loadProfile } from '../simulator/profile/io.ts';
+import { FileStore, MemoryStore, type StateStore } from '../simulator/state/store.ts';
+import { cardFromProfile } from '../simulator/card/build.ts';
+import type { VirtualCard } from '../simulator/card/card.ts';
 
 /** A card built from files: close() lets go of its state file (idempotent). */
 export type LoadedCard = VirtualCard & { close(): void };
