@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The PC/SC stack myna-hil's virtual card plugs into: Debian's pcscd with vsmartcard's vpcd driver.
-# Facts behind every choice here: ../../shared/spec/pcsc-stack.md (measured on this machine kind).
+# Facts behind every choice here: docs/pcsc-stack.md (measured on this machine kind).
 set -euo pipefail
 
 STATE_DIR="${MYNA_HIL_PCSC_DIR:-/tmp/myna-hil-pcsc}"
@@ -41,7 +41,7 @@ Commands:
                         A pcscd we did not start is left alone.
   restart               stop, then start (refused when a pcscd we did not start is running)
   status                what runs, who started it, readers' ports, route attribute, reversed mode
-  quickack-route on|off set/clear the loopback route attribute "quickack 1" (pcsc-stack.md 6.3 b): removes
+  quickack-route on|off set/clear the loopback route attribute "quickack 1" (docs/pcsc-stack.md §6.3 b): removes
                         the 40 ms vpcd stall machine-wide for all TCP on 127.0.0.1, for cards without the
                         card-side TCP_QUICKACK fix. Needs root. \`stop\` undoes it if we set it.
   reversed-mode on|off  on: write a reader.conf for vpcd's reversed mode on 127.0.0.1 (vpcd connects to a

@@ -4,7 +4,7 @@
  *
  * Pass-through, as the My Number Card speaks T=1 with short and extended APDUs and never answers
  * `61 xx` / `6C xx`: the response is returned exactly as the reader delivered it (data + SW1 SW2). A
- * card that died mid-command comes back as 0 bytes (pcsc-stack.md 5.5); FlowSession reports that as
+ * card that died mid-command comes back as 0 bytes (docs/pcsc-stack.md §5.5); FlowSession reports that as
  * a missing status word.
  */
 import type { ApduChannel } from '../../simulator/card/channel.ts';

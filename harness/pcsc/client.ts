@@ -470,7 +470,7 @@ export class PcscCard {
   /**
    * Sends a command APDU and returns the response as the reader delivered it (normally data + SW1
    * SW2). Not interpreted: a card that died mid-command comes back from pcscd as SCARD_S_SUCCESS
-   * with 0 bytes (pcsc-stack.md 5.5), and that empty array is returned as is.
+   * with 0 bytes (docs/pcsc-stack.md §5.5), and that empty array is returned as is.
    */
   transmit(command: Uint8Array, opts: { maxResponseLength?: number } = {}): Promise<Uint8Array> {
     this.ctx.assertUsable();

@@ -1,6 +1,6 @@
 /**
  * Status words used by the virtual My Number Card, with names.
- * Values and meanings follow ../shared/spec/mynumber-card.md section 7.
+ * Values and meanings follow docs/card.md §7.
  */
 export const SW = {
   OK: 0x9000,

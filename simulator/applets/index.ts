@@ -1,5 +1,5 @@
 /**
- * The applications on the card, one table each (spec section 3). AIDs from spec section 1.
+ * The applications on the card, one table each (docs/card.md §3). AIDs from docs/card.md §1.
  */
 import type { KeyObject } from 'node:crypto';
 import { fromHex } from '../apdu/codec.ts';
@@ -34,7 +34,7 @@ function need(files: Map<number, Uint8Array>, fid: number, ap: string): Uint8Arr
   return data;
 }
 
-/** 公的個人認証AP (spec 3.1). */
+/** 公的個人認証AP (docs/card.md §3.1). */
 export function jpkiApplet(f: DerivedFiles, keys: AppletKeys, p: Pins, b: Behaviour): Applet {
   const missing = parseInt(b.missingSignCertSw, 16);
   return {
@@ -71,7 +71,7 @@ export function jpkiApplet(f: DerivedFiles, keys: AppletKeys, p: Pins, b: Behavi
   };
 }
 
-/** 券面事項入力補助AP (spec 3.2, 4.4). */
+/** 券面事項入力補助AP (docs/card.md §3.2, §4.4). */
 export function textApplet(f: DerivedFiles, keys: AppletKeys, p: Pins): Applet {
   const any = { anyOf: [p.kenmen, p.textA, p.textB] };
   const own: KeyEf = { kind: 'key', fid: 0x0013, key: keys.textAp, use: 'sign', access: 'free', internalAuthSw: SW.CONDITIONS_NOT_SATISFIED };
@@ -98,7 +98,7 @@ export function textApplet(f: DerivedFiles, keys: AppletKeys, p: Pins): Applet {
   };
 }
 
-/** 券面事項確認AP (spec 3.3, 4.4). */
+/** 券面事項確認AP (docs/card.md §3.3, §4.4). */
 export function faceApplet(f: DerivedFiles, keys: AppletKeys, p: Pins): Applet {
   const bin = (fid: number, read: Access) => ({ kind: 'binary' as const, fid, data: need(f.face, fid, 'face'), read });
   const ab = { anyOf: [p.faceA, p.faceB] };
@@ -122,7 +122,7 @@ export function faceApplet(f: DerivedFiles, keys: AppletKeys, p: Pins): Applet {
   };
 }
 
-/** 住基AP (spec 3.4). */
+/** 住基AP (docs/card.md §3.4). */
 export function jukiApplet(f: DerivedFiles, p: Pins): Applet {
   return {
     name: 'juki',
@@ -134,7 +134,7 @@ export function jukiApplet(f: DerivedFiles, p: Pins): Applet {
   };
 }
 
-/** 共通カードAP (spec 3.5). */
+/** 共通カードAP (docs/card.md §3.5). */
 export function commonApplet(f: DerivedFiles, keys: AppletKeys, p: Pins): Applet {
   return {
     name: 'common',
@@ -149,12 +149,12 @@ export function commonApplet(f: DerivedFiles, keys: AppletKeys, p: Pins): Applet
   };
 }
 
-/** GlobalPlatform ISD: selecting it restores the power-on MF state (spec 1, 3.6), MF files included. */
+/** GlobalPlatform ISD: selecting it restores the power-on MF state (docs/card.md §1, §3.6), MF files included. */
 export function isdApplet(): Applet {
   return { name: 'isd', aid: AID.isd, efs: mfFiles().efs, mfState: true };
 }
 
-/** What is reachable with no DF selected (spec 1 notes): only 001E, selectable but unreadable. */
+/** What is reachable with no DF selected (docs/card.md §1 notes): only 001E, selectable but unreadable. */
 export function mfFiles(): Applet {
   return { name: 'mf', aid: new Uint8Array(0), mfState: true, efs: efMap({ kind: 'opaque', fid: 0x001e, sw: SW.COMMAND_INCOMPATIBLE_WITH_FILE }) };
 }

@@ -38,7 +38,7 @@ export interface KeyEf {
   use: 'sign' | 'internal-auth';
   /** Credential needed first. */
   access: Access;
-  /** SW for INTERNAL AUTHENTICATE on a key that is not an internal-auth key (spec 5: 6982 JPKI, 6985 券面 APs). */
+  /** SW for INTERNAL AUTHENTICATE on a key that is not an internal-auth key (docs/card.md §5: 6982 JPKI, 6985 券面 APs). */
   internalAuthSw?: number;
   /** JPKI sign key: a signature clears the sign password's verified flag unless the profile keeps it. */
   clearsAfterSign?: Pin;
@@ -67,7 +67,7 @@ export interface Applet {
   efs: Map<number, Ef>;
   /** The AP's own signing key, used by 80 2A with P2 = 00 (券面 APs). */
   ownKey?: KeyEf;
-  /** SW for 80 AE SET SESSION KEY in this AP (spec 7: 66F1 in common and face APs). */
+  /** SW for 80 AE SET SESSION KEY in this AP (docs/card.md §7: 66F1 in common and face APs). */
   setSessionKeySw?: number;
   /** MF-like state in which GET DATA answers (the ISD). */
   mfState?: boolean;

@@ -1,5 +1,5 @@
 /**
- * The signature schemes of COMPUTE DIGITAL SIGNATURE `80 2A` (spec section 6, P1 matrix [T] from
+ * The signature schemes of COMPUTE DIGITAL SIGNATURE `80 2A` (docs/card.md §6, P1 matrix [T] from
  * soltia48/myna-card) on top of node:crypto.
  */
 import { constants, createHash, type KeyObject, privateEncrypt, randomBytes, sign } from 'node:crypto';

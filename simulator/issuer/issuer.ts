@@ -1,6 +1,6 @@
 /**
  * Issuer operations: what only the municipality can do, out of band (never as an APDU), and the one
- * user-side flow the rules allow (pin-rules.md section 3).
+ * user-side flow the rules allow (docs/pin-rules.md §3).
  */
 import { InputError } from '../errors.ts';
 import type { VirtualCard } from '../card/card.ts';

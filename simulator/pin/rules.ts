@@ -26,7 +26,7 @@ export interface UserPinFormat {
 const FOUR_DIGITS: UserPinFormat = { valid: isFourDigits, format: '4 digits', lengths: [4, 4] };
 
 /**
- * The one definition of the value each user PIN can hold (pin-rules.md 1, spec 4.1). The rule for
+ * The one definition of the value each user PIN can hold (docs/pin-rules.md §1, docs/card.md §4.1). The rule for
  * setting a value (CHANGE, issuer) is also the rule for loading one (profile, state file): a card
  * never holds a value it could not have been given, so it never answers 90 00 to one.
  */

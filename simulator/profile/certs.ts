@@ -1,5 +1,5 @@
 /**
- * X.509 certificates of the test JPKI hierarchy (spec 3.1), built with @peculiar/asn1-x509 and signed
+ * X.509 certificates of the test JPKI hierarchy (docs/card.md §3.1), built with @peculiar/asn1-x509 and signed
  * with node:crypto (sha256WithRSAEncryption). (@peculiar/x509 would need a Reflect-metadata polyfill
  * that is not a dependency; the ASN.1 layer it is built on needs none.)
  *

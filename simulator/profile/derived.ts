@@ -5,7 +5,7 @@
  */
 export interface DerivedFiles {
   jpki: {
-    /** EF 0006, 160 bytes (CK_TOKEN_INFO layout of spec 3.1.1). */
+    /** EF 0006, 160 bytes (CK_TOKEN_INFO layout of docs/card.md §3.1.1). */
     tokenInfo: Uint8Array;
     /** EF 0008, 3 bytes (8F 8F 00, or 00 8F 00 without a sign certificate). */
     certAvailability: Uint8Array;
@@ -31,6 +31,6 @@ export interface DerivedFiles {
     /** 券面事項確認AP birth-date key = era YYMMDD, 6 digits. */
     birth: string;
   };
-  /** MF-level GET DATA objects by tag (spec 3.6), e.g. 0x5F51 → ATR without 3B. */
+  /** MF-level GET DATA objects by tag (docs/card.md §3.6), e.g. 0x5F51 → ATR without 3B. */
   getData: Map<number, Uint8Array>;
 }

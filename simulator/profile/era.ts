@@ -1,5 +1,5 @@
 /**
- * Japanese era (和暦) years, for 照合番号B and the 券面事項確認AP birth-date key (spec 4.4: era YYMMDD)
+ * Japanese era (和暦) years, for 照合番号B and the 券面事項確認AP birth-date key (docs/card.md §4.4: era YYMMDD)
  * and for the era digit of the JPKI signature certificate's birth date (`EYYYYMMDD`, E = 1 明治 …
  * 5 令和, pki.world-tls.com/kojinbango-card quoted in the Qiita/blog notes on the certificate) [1].
  *

@@ -38,7 +38,7 @@
  * Certificates: validity from the creation time to the end of the expiry day in Japan (for `expired`:
  * from the start of the day 5 years before expiry); CA certificates from one day earlier to 5 years
  * after. Subjects
- * `CN=<20 random digits>, C=JP` [I] (spec 3.1 shows `CN=<serial-like digits>, C=JP`).
+ * `CN=<20 random digits>, C=JP` [I] (docs/card.md §3.1 shows `CN=<serial-like digits>, C=JP`).
  */
 import { createPublicKey, generateKeyPair, randomBytes, randomInt, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -100,7 +100,7 @@ export interface GenerateOptions {
   onProgress?: (message: string) => void;
 }
 
-/** Card-side ATR: the 2024 contact ATR recommended by spec section 2. */
+/** Card-side ATR: the 2024 contact ATR recommended by docs/card.md §2. */
 export const DEFAULT_ATR = '3BDA13FF8131FB468012392F31C173C601C03B';
 
 const FLAGS: Record<string, string> = {
@@ -318,7 +318,7 @@ export async function generateProfile(options: GenerateOptions = {}): Promise<Pr
   const key = Object.fromEntries(names.map((n, i) => [n, generated[i]])) as Record<(typeof names)[number] | 'sign', KeyObject>;
   options.onProgress?.('issuing certificates and signing the card files…');
 
-  // Certificates (spec 3.1)
+  // Certificates (docs/card.md §3.1)
   const createdAt = new Date(Math.floor(r.now.getTime() / 1000) * 1000);
   const notAfter = endOfDayJapan(r.expiry);
   const notBefore = r.variant === 'expired' ? startOfDayJapan(yearsBefore(r.expiry, 5)) : createdAt;

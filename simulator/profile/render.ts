@@ -1,5 +1,5 @@
 /**
- * The card-face images of 券面事項確認AP (spec 3.3): name and address (DF25, DF26), security code
+ * The card-face images of 券面事項確認AP (docs/card.md §3.3): name and address (DF25, DF26), security code
  * (DF2A, 24×12 on a real card) and My Number (EF 0005 DF41, 72×12 on a real card), as 1-bit
  * greyscale PNGs [T] (myna-card src/ap/surface.rs).
  *

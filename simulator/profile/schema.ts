@@ -2,7 +2,7 @@
  * The card profile: what a virtual My Number Card *is*. A versioned JSON document.
  *
  * - holder data, PIN values, keys (PKCS#8 PEM), certificates (PEM), the issuer's integrity
- *   signatures, and every [I]/[U] behaviour of ../shared/spec/mynumber-card.md as an option with
+ *   signatures, and every [I]/[U] behaviour of docs/card.md as an option with
  *   the spec's default.
  * - The card's file contents (EFs) are derived from the profile when the card is built
  *   (simulator/profile/files.ts); the issuer signatures over them are stored here, so that editing
@@ -64,7 +64,7 @@ export const Behaviour = z
         common: z.number().int().min(1).max(15).default(3),
         /** 照合番号A/B and the birth-date key [U]; yuki-js/sc-tools-myna says 3 (for the 券面事項確認AP ones). */
         verificationKeys: z.number().int().min(1).max(15).default(3),
-        /** Per-key overrides of verificationKeys (spec 4.1 lists each as [U]). */
+        /** Per-key overrides of verificationKeys (docs/card.md §4.1 lists each as [U]). */
         textA: z.number().int().min(1).max(15).optional(),
         textB: z.number().int().min(1).max(15).optional(),
         faceA: z.number().int().min(1).max(15).optional(),
@@ -84,7 +84,7 @@ export const Behaviour = z
      * cards are not documented for this case.
      */
     reselectClearsVerified: z.boolean().default(true),
-    /** A signature with the sign key keeps the sign password verified [U] (spec 6). */
+    /** A signature with the sign key keeps the sign password verified [U] (docs/card.md §6). */
     signKeepsVerified: z.boolean().default(true),
     /** Select a DF by a prefix of its AID (JICSAP allows it) [I]. */
     allowAidPrefix: z.boolean().default(false),
@@ -92,13 +92,13 @@ export const Behaviour = z
     unknownAidSw: errorSw.default('6A82'),
     /** SW for CHANGE REFERENCE DATA / CHANGE KEY without prior VERIFY [I]. */
     changeWithoutVerifySw: errorSw.default('6982'),
-    /** SW when the new PIN value violates the PIN's format [I] (spec 4.3: 6A80 or 6700). */
+    /** SW when the new PIN value violates the PIN's format [I] (docs/card.md §4.3: 6A80 or 6700). */
     newPinFormatSw: errorSw.default('6A80'),
     /** SW for VERIFY with more than 16 bytes of data [I]. */
     verifyTooLongSw: errorSw.default('6700'),
     /**
      * VERIFY with a value whose length no value of that key can have (e.g. 3 digits for the auth PIN)
-     * [U] (spec 12.4): absent = compared like any wrong value (a try is spent, spec 9.4); a SW = answered
+     * [U] (docs/card.md §12.4): absent = compared like any wrong value (a try is spent, docs/card.md §9.4); a SW = answered
      * with it and no try spent.
      */
     verifyWrongLengthSw: errorSw.optional(),
@@ -109,7 +109,7 @@ export const Behaviour = z
     /** Filler byte after the object in 券面入力補助AP EF 0005 [U] (EF 0001's `FF FF` is a fact [T]). */
     filler: z.number().int().min(0).max(255).default(0xff),
     /**
-     * Filler after the DER in the four JPKI certificate EFs [U] (spec 12.7: sizes exactly to the DER are
+     * Filler after the DER in the four JPKI certificate EFs [U] (docs/card.md §12.7: sizes exactly to the DER are
      * safe for every client listed; real EFs may be larger). Clients that read `size - offset` bytes
      * past the certificate then see these bytes.
      */
@@ -120,7 +120,7 @@ export const Behaviour = z
     textApBasicInfoSize: z.number().int().min(160).max(1024).default(256),
     /** Accept the short forms VERIFY P2 = 80+SFI and READ BINARY by SFI [1]. */
     sfiShortForms: z.boolean().default(true),
-    /** Answer GET DATA at MF level (spec 3.6) [1]. */
+    /** Answer GET DATA at MF level (docs/card.md §3.6) [1]. */
     getData: z.boolean().default(true),
     /** RSASSA-PSS salt length in bytes for 80 2A P1 04/05 [U]. */
     pssSaltLength: z.number().int().min(0).max(222).default(32),

@@ -95,7 +95,7 @@ interface Slot {
   flags?: string;
 }
 
-/** `pkcs11-tool -L` output: every slot, empty readers included (spec 10.5: --slot-index counts them all). */
+/** `pkcs11-tool -L` output: every slot, empty readers included (docs/card.md §10.5: --slot-index counts them all). */
 function parseSlots(out: string): Slot[] {
   const slots: Slot[] = [];
   for (const block of out.split(/^(?=Slot \d+ )/m)) {
@@ -273,7 +273,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     seen.length = 0;
     const r = await ok('pkcs11-tool', ['--module', MODULE, '--slot', slot, '--test', '--login', '--pin', pin('auth')]);
     // The card saw GET CHALLENGE and answered it, and the VERIFY query after the successful login
-    // answered 63 C3 (spec 10.5: a card answering 90 00 there makes OpenSC abort).
+    // answered 63 C3 (docs/card.md §10.5: a card answering 90 00 there makes OpenSC abort).
     expect(seen.filter((x) => x.header === '00840000').map((x) => x.sw)).toContain('9000');
     const verifies = seen.filter((x) => x.header === '00200080');
     const login = verifies.findIndex((x) => x.hasData && x.sw === '9000');

@@ -30,7 +30,7 @@ import { waitFor } from '../support/wait.ts';
 const R0 = vpcdReaderName(0);
 /** The spec's default contact ATR (mynumber-card.md section 2). */
 const SPEC_ATR = '3BDA13FF8131FB468012392F31C173C601C03B';
-/** OpenSC's JPKI ATR (spec 10.1), used as the `--atr` override. */
+/** OpenSC's JPKI ATR (docs/card.md §10.1), used as the `--atr` override. */
 const OTHER_ATR = '3BE000FF8131FE4514';
 
 const der = (pem: string) => new Uint8Array(new X509Certificate(pem).raw);

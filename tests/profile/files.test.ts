@@ -33,7 +33,7 @@ const withHolder = (h: Partial<Profile['holder']>, c: Partial<Profile['card']> =
 };
 
 describe('券面事項入力補助AP', () => {
-  it('EF 0002 equals the spec 3.2.1 example (89 bytes) for its holder', () => {
+  it('EF 0002 equals the docs/card.md §3.2.1 example (89 bytes) for its holder', () => {
     const p = withHolder({ name: '山田　太郎', address: '東京都千代田区千代田１－１', birthDate: '1980-01-01', sex: '1' });
     const spec = fromHex(`FF 20 56 DF 21 08 00 0E 00 20 00 4A 00 55
       DF 22 0F E5 B1 B1 E7 94 B0 E3 80 80 E5 A4 AA E9 83 8E
@@ -204,7 +204,7 @@ describe('券面事項確認AP', () => {
 });
 
 describe('JPKI AP', () => {
-  it('EF 0006 token info: 160 bytes in the layout of spec 3.1.1', () => {
+  it('EF 0006 token info: 160 bytes in the layout of docs/card.md §3.1.1', () => {
     const t = tokenInfo(base);
     expect(t.length).toBe(160);
     const s = (from: number, to: number) => Buffer.from(t.subarray(from, to)).toString('latin1');
@@ -231,7 +231,7 @@ describe('JPKI AP', () => {
   });
 });
 
-describe('verification values (spec 4.4)', () => {
+describe('verification values (docs/card.md §4.4)', () => {
   it('照合番号B for the spec example: born 1980-02-17, expiry 2035, code 2285 → 55021720352285', () => {
     const v = deriveFiles(withHolder({ birthDate: '1980-02-17' }, { expiry: '2035-02-17', securityCode: '2285' })).verification;
     expect(v.b).toBe('55021720352285');

@@ -100,7 +100,7 @@ describe('loading', () => {
     }
   });
 
-  // The rule restated independently of simulator/pin/rules.ts, as pin-rules.md 1 words it.
+  // The rule restated independently of simulator/pin/rules.ts, as docs/pin-rules.md §1 words it.
   const SIGN_RULE = /^(?=[A-Z0-9]*[A-Z])(?=[A-Z0-9]*[0-9])[A-Z0-9]{6,16}$/;
   const FOUR_RULE = /^[0-9]{4}$/;
   const pinish = fc.oneof(

@@ -43,7 +43,7 @@ function certificateDer(pem: string, field: string): Uint8Array {
   const der = new Uint8Array(Buffer.from(body, 'base64'));
   if (der.length < 4 || der[0] !== 0x30 || der[1] !== 0x82 || ((der[2] << 8) | der[3]) + 4 !== der.length) {
     throw new InputError(
-      `field ${field}: not a DER certificate of the form 30 82 LL LL (OpenSC reads 4 bytes to size it, spec 8) (fix: regenerate the card with \`myna-hil card new\`)`,
+      `field ${field}: not a DER certificate of the form 30 82 LL LL (OpenSC reads 4 bytes to size it, docs/card.md §8) (fix: regenerate the card with \`myna-hil card new\`)`,
     );
   }
   return der;

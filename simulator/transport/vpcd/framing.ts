@@ -1,6 +1,6 @@
 /**
  * vpcd framing: every message, in both directions, is a 2-byte big-endian length followed by that
- * many payload bytes (../../../../shared/spec/pcsc-stack.md section 5.2). TCP gives a byte stream, so
+ * many payload bytes (docs/pcsc-stack.md §5.2). TCP gives a byte stream, so
  * a frame may arrive split over several reads or several frames in one read; {@link FrameDecoder}
  * reassembles them.
  *

@@ -1,5 +1,5 @@
 /**
- * What a card answers to each vpcd message (../../../../shared/spec/pcsc-stack.md sections 5.3-5.5).
+ * What a card answers to each vpcd message (docs/pcsc-stack.md §5.3-§5.5).
  *
  * | payload from vpcd            | card action          | reply                                   |
  * |------------------------------|----------------------|-----------------------------------------|
@@ -19,7 +19,7 @@
  * core's fault-injection seam for "power lost mid-command" (simulator/card/card.ts), after which a
  * card answers nothing. Answering nothing would freeze vpcd, and 6F00 would be a lie, so the
  * connection is closed: vpcd and its clients then see exactly what a card dying mid-APDU looks like
- * (pcsc-stack.md 5.5: an empty response, then SCARD_E_NOT_TRANSACTED, then SCARD_W_REMOVED_CARD), and
+ * (docs/pcsc-stack.md §5.5: an empty response, then SCARD_E_NOT_TRANSACTED, then SCARD_W_REMOVED_CARD), and
  * in connect mode the card is inserted again by the transport's reconnection.
  *
  * Why an unknown 1-byte code closes the connection rather than being answered: the protocol defines

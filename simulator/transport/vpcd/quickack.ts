@@ -1,5 +1,5 @@
 /**
- * The card-side fix for Debian vpcd 0.8's 40 ms stall (../../../../shared/spec/pcsc-stack.md 6.1, 6.3 a).
+ * The card-side fix for Debian vpcd 0.8's 40 ms stall (docs/pcsc-stack.md §6.1, §6.3 a).
  *
  * vpcd 0.8 writes each frame as two send()s (length, then payload) with Nagle on; the card's kernel
  * delays the ACK of the first, so the payload waits for the delayed-ACK timer (about 40 ms). Setting

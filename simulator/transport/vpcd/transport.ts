@@ -1,7 +1,7 @@
 /**
  * The vpcd transport: puts a {@link SmartCard} into a vsmartcard `vpcd` reader inside pcscd.
  *
- * Two connection directions (../../../../shared/spec/pcsc-stack.md 5.1, 5.7):
+ * Two connection directions (docs/pcsc-stack.md §5.1, §5.7):
  * - `connect` (default; vpcd's normal mode): vpcd listens on port 35963 + slot, the card connects to it
  *   (default host 127.0.0.1 — vpcd listens on IPv4 only). When the connection ends (pcscd stopped or
  *   restarted) the card reconnects with exponential backoff until it is removed or stopped.
