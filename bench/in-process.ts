@@ -15,14 +15,7 @@ import { deriveFiles } from '../simulator/profile/files.ts';
 import { generateProfile } from '../simulator/profile/generate.ts';
 import { saveProfile } from '../simulator/profile/io.ts';
 import { fmt, median, throughput } from './stats.ts';
-
-export interface Row {
-  what: string;
-  value: string;
-  target: string;
-  pass: boolean;
-  command: string;
-}
+import type { Row } from './table.ts';
 
 const send = (card: { transmit(c: Uint8Array): Uint8Array }, hex: string, sw = 0x9000) => {
   const r = card.transmit(fromHex(hex));

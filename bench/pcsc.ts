@@ -36,8 +36,8 @@ import { fromHex, toHex } from '../simulator/apdu/codec.ts';
 import { generateProfile } from '../simulator/profile/generate.ts';
 import { saveProfile } from '../simulator/profile/io.ts';
 import { acquirePcscLock, checkPcscEnv } from '../harness/pcsc/env.ts';
-import type { Row } from './in-process.ts';
 import { fmt, median, percentile } from './stats.ts';
+import type { Row } from './table.ts';
 
 const GROUP_CMD = 'npm run bench -- --only pcsc';
 const N = 1000;
