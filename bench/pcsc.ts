@@ -37,7 +37,7 @@ import { generateProfile } from '../simulator/profile/generate.ts';
 import { saveProfile } from '../simulator/profile/io.ts';
 import { acquirePcscLock, checkPcscEnv } from '../harness/pcsc/env.ts';
 import { fmt, median, percentile } from './stats.ts';
-import type { Row } from './table.ts';
+import { skippedRow, type Row } from './table.ts';
 
 const GROUP_CMD = 'npm run bench -- --only pcsc';
 const N = 1000;
@@ -132,7 +132,7 @@ export async function benchPcsc(log: (s: string) => void): Promise<Row[]> {
     const msg = env.reason ?? 'pcscd is not available';
     log(`pcsc: skipped: ${msg}`);
     log('pcsc: to run this group: bash scripts/pcsc-stack.sh start   (then: npm run bench -- --only pcsc)');
-    return [{ what: 'PC/SC group (pcscd + vpcd)', value: `**skipped, not measured**: ${msg}`, target: 'needs pcscd: `bash scripts/pcsc-stack.sh start`', pass: true, command: GROUP_CMD }];
+    return [skippedRow('PC/SC group (pcscd + vpcd)', msg, 'needs pcscd: `bash scripts/pcsc-stack.sh start`', GROUP_CMD)];
   }
 
   const root = findRoot();
