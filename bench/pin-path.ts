@@ -1,8 +1,9 @@
 /**
  * The PIN path of the in-process card: VERIFY that spends a try (wrong and right PIN) with the memory
  * and the file state store, CHANGE REFERENCE DATA, and a whole client auth flow. Unlike the VERIFY
- * query (a 2-byte answer that changes nothing), each of these saves the card's state (docs/card.md
- * §4.2: the counter is saved before the comparison, and again when a right PIN resets it).
+ * query (a 2-byte answer that changes nothing), each of these saves the card's state: counters survive
+ * power cycles (docs/card.md §4.2), so the simulator saves the counter before the comparison, and
+ * again when a right PIN resets it.
  *
  * Every response's status word is checked, so a change in the card's answers stops the benchmark
  * instead of timing something else. Only public APIs: cardFromProfile with CardOptions.store and
