@@ -15,18 +15,14 @@ import { SHA256_DIGESTINFO_PREFIX } from '../simulator/card/crypto.ts';
 import { deriveFiles } from '../simulator/profile/files.ts';
 import { generateProfile } from '../simulator/profile/generate.ts';
 import { saveProfile } from '../simulator/profile/io.ts';
-import { benchPinPath, type PinPathOptions } from './pin-path.ts';
+import { benchPinPath, expectSw, type PinPathOptions } from './pin-path.ts';
 import { fmt, median, throughput } from './stats.ts';
 import type { Row } from './table.ts';
 
 /** The PIN path rows: each sample at least 100 ms, 7 samples (median, min, max). */
 const PIN_PATH: PinPathOptions = { minMs: 100, samples: 7 };
 
-const send = (card: { transmit(c: Uint8Array): Uint8Array }, hex: string, sw = 0x9000) => {
-  const r = card.transmit(fromHex(hex));
-  const got = (r[r.length - 2] << 8) | r[r.length - 1];
-  if (got !== sw) throw new Error(`${hex} answered ${got.toString(16)}`);
-};
+const send = (card: { transmit(c: Uint8Array): Uint8Array }, hex: string, sw = 0x9000) => expectSw(card, fromHex(hex), sw, 'set-up');
 
 export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
   const rows: Row[] = [];

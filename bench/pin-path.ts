@@ -14,6 +14,8 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, renameSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCommand, fromHex } from '../simulator/apdu/codec.ts';
+import { redactCommand } from '../simulator/apdu/trace.ts';
+import { AID } from '../simulator/applets/index.ts';
 import { cardFromProfile } from '../simulator/card/build.ts';
 import type { VirtualCard } from '../simulator/card/card.ts';
 import { SHA256_DIGESTINFO_PREFIX } from '../simulator/card/crypto.ts';
@@ -42,7 +44,7 @@ const FILE_VS_BARE = 1.5;
 const FLOW_MS = 1.5;
 /** The auth flow against one bare RSA-2048 signature, interleaved. */
 const FLOW_VS_SIGN = 1.3;
-const SELECT_JPKI = fromHex('00A4040C0AD392F000260100000001');
+const SELECT_JPKI = encodeCommand({ cla: 0, ins: 0xa4, p1: 0x04, p2: 0x0c, data: AID.jpki });
 const SELECT_AUTH_CERT = fromHex('00A4020C02000A');
 const SELECT_AUTH_PIN = fromHex('00A4020C020018');
 const SELECT_AUTH_KEY = fromHex('00A4020C020017');
@@ -50,10 +52,13 @@ const SELECT_AUTH_KEY = fromHex('00A4020C020017');
 const sw = (r: Uint8Array) => (r[r.length - 2] << 8) | r[r.length - 1];
 const swHex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 
-/** Sends a command and requires status word `want`; the benchmark stops on anything else. */
-function expectSw(card: VirtualCard, cmd: Uint8Array, want: number, what: string): Uint8Array {
+/**
+ * Sends a command and requires status word `want`; the benchmark stops on anything else. The message
+ * shows the command redacted (a VERIFY's or CHANGE's data is a PIN value).
+ */
+export function expectSw(card: Pick<VirtualCard, 'transmit'>, cmd: Uint8Array, want: number, what: string): Uint8Array {
   const r = card.transmit(cmd);
-  if (sw(r) !== want) throw new Error(`bench: ${what} answered ${swHex(sw(r))}, expected ${swHex(want)}`);
+  if (sw(r) !== want) throw new Error(`bench: ${what} (${redactCommand(cmd)}) answered ${swHex(sw(r))}, expected ${swHex(want)}`);
   return r;
 }
 
@@ -219,6 +224,14 @@ function verifyFileStoreRows(profile: Profile, { minMs, samples }: PinPathOption
   ];
 }
 
+/**
+ * What a client does to authenticate (docs/card.md §11.1, without its token-EF read and tries-left
+ * query, as the Digital Agency's reference app does): SELECT the JPKI AP; SELECT the auth certificate
+ * EF and read it as OpenSC does (a 4-byte header, then 256-byte chunks, the last one exact); SELECT
+ * the auth PIN and VERIFY it (2 saves, memory store); SELECT the auth key and sign a SHA-256
+ * DigestInfo with `80 2A 00 80`. Call by call with a bare crypto.sign of the same message with the
+ * same key: the signature is most of the flow.
+ */
 function authFlowRows(profile: Profile, { minMs, samples }: PinPathOptions): Row[] {
   const card = cardFromProfile(profile);
   card.powerUp();

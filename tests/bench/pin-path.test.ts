@@ -4,7 +4,9 @@
  * timing something else. Tiny samples: these tests check behaviour, not speed.
  */
 import { describe, expect, it } from 'vitest';
-import { benchPinPath } from '../../bench/pin-path.ts';
+import { benchPinPath, expectSw } from '../../bench/pin-path.ts';
+import { fromHex } from '../../simulator/apdu/codec.ts';
+import { cardFromProfile } from '../../simulator/card/build.ts';
 import { describeNs, interleaved, lapSample, type Step } from '../../bench/stats.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { testProfile } from '../support/card.ts';
@@ -105,6 +107,23 @@ describe('benchPinPath', () => {
   it('checks every status word: with one try, the right VERIFY after a wrong one answers 69 84 and the bench stops', async () => {
     const p = await testProfile();
     const oneTry: Profile = { ...p, behaviour: { ...p.behaviour, maxTries: { ...p.behaviour.maxTries, auth: 1 } } };
-    expect(() => benchPinPath(oneTry, quiet, tiny)).toThrow('bench: right VERIFY answered 6984, expected 9000');
+    expect(() => benchPinPath(oneTry, quiet, tiny)).toThrow('bench: right VERIFY (00 20 00 80 04 <4 bytes redacted>) answered 6984, expected 9000');
+  });
+
+  it('never puts a PIN value into its error messages', async () => {
+    const p = await testProfile();
+    const card = cardFromProfile(p);
+    card.powerUp();
+    expectSw(card, fromHex('00A4040C0AD392F000260100000001'), 0x9000, 'SELECT JPKI AP');
+    expectSw(card, fromHex('00A4020C020018'), 0x9000, 'SELECT EF 0018');
+    const wrong = p.pins.auth.value === '9876' ? '9875' : '9876';
+    const verify = fromHex(`0020008004${Buffer.from(wrong).toString('hex')}`);
+    let message = '';
+    try {
+      expectSw(card, verify, 0x9000, 'VERIFY');
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe('bench: VERIFY (00 20 00 80 04 <4 bytes redacted>) answered 63C2, expected 9000');
   });
 });
