@@ -1,7 +1,8 @@
 /**
  * In-process card benchmarks (issue 2): APDUs per second for a VERIFY query, a SELECT EF and a
  * 256-byte READ BINARY; RSA-2048 signatures by the card against a bare node:crypto sign in the same
- * run; card generation time; peak memory of a process holding one card.
+ * run; the PIN path (./pin-path.ts: VERIFY that spends a try, CHANGE, a whole auth flow); card
+ * generation time; peak memory of a process holding one card.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey, sign } from 'node:crypto';
@@ -14,21 +15,14 @@ import { SHA256_DIGESTINFO_PREFIX } from '../simulator/card/crypto.ts';
 import { deriveFiles } from '../simulator/profile/files.ts';
 import { generateProfile } from '../simulator/profile/generate.ts';
 import { saveProfile } from '../simulator/profile/io.ts';
+import { benchPinPath, expectSw, type PinPathOptions } from './pin-path.ts';
 import { fmt, median, throughput } from './stats.ts';
+import type { Row } from './table.ts';
 
-export interface Row {
-  what: string;
-  value: string;
-  target: string;
-  pass: boolean;
-  command: string;
-}
+/** The PIN path rows: each sample at least 100 ms, 7 samples (median, min, max). */
+const PIN_PATH: PinPathOptions = { minMs: 100, samples: 7 };
 
-const send = (card: { transmit(c: Uint8Array): Uint8Array }, hex: string, sw = 0x9000) => {
-  const r = card.transmit(fromHex(hex));
-  const got = (r[r.length - 2] << 8) | r[r.length - 1];
-  if (got !== sw) throw new Error(`${hex} answered ${got.toString(16)}`);
-};
+const send = (card: { transmit(c: Uint8Array): Uint8Array }, hex: string, sw = 0x9000) => expectSw(card, fromHex(hex), sw, 'set-up');
 
 export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
   const rows: Row[] = [];
@@ -62,7 +56,7 @@ export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
   const query = fromHex('00200080');
   log('VERIFY query …');
   const q = median(throughput(() => card.transmit(query), 200_000));
-  rows.push({ what: 'VERIFY query `00 20 00 80` (63 C3)', value: `${fmt(q)} APDU/s`, target: '> 200,000/s', pass: q > 200_000, command: cmd });
+  rows.push({ what: 'VERIFY query `00 20 00 80` (63 C3): no try spent, nothing saved', value: `${fmt(q)} APDU/s`, target: '> 200,000/s', pass: q > 200_000, command: cmd });
 
   const select = fromHex('00A4020C020018');
   log('SELECT EF …');
@@ -93,6 +87,8 @@ export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
   const br = median(bareRates);
   rows.push({ what: 'RSA-2048 signature `80 2A 00 80` by the card', value: `${fmt(cr)} sig/s`, target: 'within 10% of bare', pass: cr >= 0.9 * br, command: cmd });
   rows.push({ what: 'RSA-2048 `crypto.sign` bare, same run', value: `${fmt(br)} sig/s (card/bare ${fmt(cr / br, 3)})`, target: '(reference)', pass: true, command: cmd });
+
+  rows.push(...benchPinPath(profile, log, PIN_PATH));
 
   log('peak memory of a process holding one card …');
   const dir = mkdtempSync(join(tmpdir(), 'myna-hil-bench-'));

@@ -23,7 +23,7 @@
  * a watching client seeing the reader's state PRESENT, 10 runs with random gaps.
  *
  * Needs pcscd (bash scripts/pcsc-stack.sh start): without it the group says so and is skipped. Holds
- * the machine-wide PC/SC lock (tests/support/pcsc-env.ts) for the whole group; waits only on state,
+ * the machine-wide PC/SC lock (harness/pcsc/env.ts) for the whole group; waits only on state,
  * with deadlines; stops every process it started and undoes the route even on failure.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -35,9 +35,9 @@ import { openPcsc, vpcdReaderName, type PcscCard, type PcscContext } from '../ha
 import { fromHex, toHex } from '../simulator/apdu/codec.ts';
 import { generateProfile } from '../simulator/profile/generate.ts';
 import { saveProfile } from '../simulator/profile/io.ts';
-import { acquirePcscLock, checkPcscEnv } from '../tests/support/pcsc-env.ts';
-import type { Row } from './in-process.ts';
+import { acquirePcscLock, checkPcscEnv } from '../harness/pcsc/env.ts';
 import { fmt, median, percentile } from './stats.ts';
+import { skippedRow, type Row } from './table.ts';
 
 const GROUP_CMD = 'npm run bench -- --only pcsc';
 const N = 1000;
@@ -132,7 +132,7 @@ export async function benchPcsc(log: (s: string) => void): Promise<Row[]> {
     const msg = env.reason ?? 'pcscd is not available';
     log(`pcsc: skipped: ${msg}`);
     log('pcsc: to run this group: bash scripts/pcsc-stack.sh start   (then: npm run bench -- --only pcsc)');
-    return [{ what: 'PC/SC group (pcscd + vpcd)', value: `**skipped, not measured**: ${msg}`, target: 'needs pcscd: `bash scripts/pcsc-stack.sh start`', pass: true, command: GROUP_CMD }];
+    return [skippedRow('PC/SC group (pcscd + vpcd)', msg, 'needs pcscd: `bash scripts/pcsc-stack.sh start`', GROUP_CMD)];
   }
 
   const root = findRoot();

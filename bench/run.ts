@@ -5,8 +5,9 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import os from 'node:os';
-import { benchInProcess, type Row } from './in-process.ts';
+import { benchInProcess } from './in-process.ts';
 import { benchPcsc } from './pcsc.ts';
+import { formatResults, type Row } from './table.ts';
 
 const GROUPS: Record<string, (log: (s: string) => void) => Promise<Row[]>> = {
   'in-process': benchInProcess,
@@ -30,11 +31,6 @@ for (const [name, fn] of Object.entries(GROUPS)) {
   rows.push(...(await fn(log)));
 }
 console.log(`\nMeasured ${new Date().toISOString()} on ${os.cpus().length}× ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}\n`);
-console.log('| what | measured | target | ok |');
-console.log('|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.what} | ${r.value} | ${r.target} | ${r.pass ? 'yes' : '**no**'} |`);
-const failed = rows.filter((r) => !r.pass);
-if (failed.length) {
-  console.log(`\n${failed.length} target(s) missed`);
-  process.exitCode = 1;
-}
+const { lines, failed } = formatResults(rows);
+console.log(lines.join('\n'));
+if (failed) process.exitCode = 1;

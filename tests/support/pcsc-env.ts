@@ -6,73 +6,22 @@
  *   `.ci/run` installs and starts it with scripts/pcsc-stack.sh).
  * - Not available outside CI: the tests are skipped, and the skip names the reason and the fix.
  *
- * Readiness is checked the way scripts/pcsc-stack.sh checks it: pcscd's client socket exists, and
- * vpcd's ports are in LISTEN state (read from /proc/net/tcp). Nothing ever connects to a vpcd port to
- * probe it: that would insert a card.
- *
- * Test files using the stack also take {@link acquirePcscLock}: there is one pcscd per machine and one
- * card per vpcd slot, so PC/SC test files must not run at the same time (vitest runs files in parallel).
+ * The readiness check and the machine-wide lock live in harness/pcsc/env.ts (the PC/SC benchmarks use
+ * them too); test files using the stack also take {@link acquirePcscLock}, so that PC/SC test files
+ * do not run at the same time (vitest runs files in parallel).
  */
 import { execFile } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'vitest';
-import { waitFor } from './wait.ts';
+import { checkPcscEnv, type PcscEnv } from '../../harness/pcsc/env.ts';
+
+export { acquirePcscLock, checkPcscEnv, PCSCD_COMM, type PcscEnv, VPCD_PORTS } from '../../harness/pcsc/env.ts';
 
 export const IN_CI = ['true', '1', 'yes'].includes((process.env.CI ?? '').toLowerCase());
-export const PCSCD_COMM = '/run/pcscd/pcscd.comm';
-export const VPCD_PORTS = [35963, 35964] as const;
 export const STACK_SCRIPT = resolve(import.meta.dirname, '../../scripts/pcsc-stack.sh');
 /** scripts/pcsc-stack.sh's state directory (its pcscd.pid holds "pid starttime" of the pcscd it started). */
 export const STATE_DIR = process.env.MYNA_HIL_PCSC_DIR ?? '/tmp/myna-hil-pcsc';
-
-export interface PcscEnv {
-  available: boolean;
-  /** Why not (undefined when available). */
-  reason?: string;
-}
-
-function listeningTcpPorts(): Set<number> {
-  const ports = new Set<number>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 3 && f[3] === '0A') ports.add(parseInt(f[1].split(':')[1], 16));
-    }
-  }
-  return ports;
-}
-
-/** Checks (without side effects) whether pcscd with vpcd is up and the binding loads. */
-export function checkPcscEnv(): PcscEnv {
-  const fix = 'run `bash scripts/pcsc-stack.sh install && bash scripts/pcsc-stack.sh start` (and `npm install` for the optional pcsclite binding)';
-  try {
-    createRequire(import.meta.url)('pcsclite');
-  } catch (err) {
-    return { available: false, reason: `the npm package pcsclite does not load (${(err as Error).message.split('\n')[0]}); ${fix}` };
-  }
-  let isSocket = false;
-  try {
-    isSocket = statSync(PCSCD_COMM).isSocket();
-  } catch {
-    // absent
-  }
-  if (!isSocket) return { available: false, reason: `pcscd is not running (${PCSCD_COMM} is not a socket); ${fix}` };
-  const listening = listeningTcpPorts();
-  const missing = VPCD_PORTS.filter((p) => !listening.has(p));
-  if (missing.length) {
-    return { available: false, reason: `vpcd is not listening on ${missing.join(', ')} (pcscd without the vsmartcard-vpcd reader, or reversed mode); ${fix}` };
-  }
-  return { available: true };
-}
 
 let cached: PcscEnv | undefined;
 export function pcscEnv(): PcscEnv {
@@ -122,55 +71,3 @@ export function runStackScript(args: string[], timeoutMs = 60_000): Promise<stri
   });
 }
 
-const LOCK_DIR = join(tmpdir(), 'myna-hil-pcsc-tests.lock');
-
-function lockHolderAlive(): boolean {
-  let pidText: string;
-  try {
-    pidText = readFileSync(join(LOCK_DIR, 'pid'), 'utf8');
-  } catch {
-    // No pid file yet: the holder is between mkdir and write, unless the lock is old.
-    try {
-      return Date.now() - statSync(LOCK_DIR).mtimeMs < 5000;
-    } catch {
-      return false;
-    }
-  }
-  const pid = Number(pidText);
-  if (!pid) return true; // being written
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Takes the machine-wide lock for PC/SC tests (a directory; a holder that died is taken over).
- * Returns the release function. Waits on the lock's state with a deadline.
- */
-export async function acquirePcscLock(timeoutMs = 240_000): Promise<() => void> {
-  await waitFor(
-    () => {
-      try {
-        mkdirSync(LOCK_DIR);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        if (!lockHolderAlive()) rmSync(LOCK_DIR, { recursive: true, force: true });
-        return false;
-      }
-      const fd = openSync(join(LOCK_DIR, 'pid'), 'w');
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    },
-    { timeoutMs, intervalMs: 50, what: `the PC/SC test lock ${LOCK_DIR}` },
-  );
-  let released = false;
-  return () => {
-    if (released) return;
-    released = true;
-    rmSync(LOCK_DIR, { recursive: true, force: true });
-  };
-}
