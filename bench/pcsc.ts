@@ -3,12 +3,12 @@
  * pcscd → vsmartcard's vpcd → the card over TCP), compared in ONE run with the floor of the stack and
  * with vsmartcard's reference card vicc, under the same setting.
  *
- * Cards (each in its own process, as in real use; ../../shared/spec/pcsc-stack.md 3, 6):
+ * Cards (each in its own process, as in real use; docs/pcsc-stack.md §3, §6):
  * - ours:  the virtual My Number Card behind simulator/transport/vpcd (bench/pcsc-card.ts myna …);
  * - floor: a card with no logic that answers every APDU 90 00, behind the same transport
  *          (bench/pcsc-card.ts floor …): client + pcscd + vpcd + our transport, nothing else;
  * - vicc:  Debian's python3-virtualsmartcard 0.8, `vicc -t iso7816`, with the two packaging
- *          workarounds of pcsc-stack.md 3 (PYTHONPATH and a Crypto → Cryptodome symlink).
+ *          workarounds of docs/pcsc-stack.md §3 (PYTHONPATH and a Crypto → Cryptodome symlink).
  *
  * Settings:
  * - stock Debian 12: vpcd 0.8 stalls every frame for the delayed-ACK timer (about 40 ms) unless the
@@ -50,7 +50,7 @@ const BLOCK = 10;
 const SELECT_JPKI = fromHex('00A4040C0AD392F000260100000001');
 const SELECT_PIN_EF = fromHex('00A4020C020018');
 const VERIFY_QUERY = fromHex('00200080');
-/** vicc's iso7816 card crashes on SELECT with P2=00 (pcsc-stack.md 3.3); SELECT MF with P2=0C → 90 00. */
+/** vicc's iso7816 card crashes on SELECT with P2=00 (docs/pcsc-stack.md §3.3); SELECT MF with P2=0C → 90 00. */
 const SELECT_MF = fromHex('00A4000C023F00');
 const VICC_ATR = '3B951381018073FF01000B';
 /** Short APDUs only: the largest response is 256 bytes + SW. */
