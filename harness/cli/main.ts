@@ -9,8 +9,12 @@ import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
 import { UserError } from './errors.ts';
 
+/** A command module of any argument types (each module types its own; here they are only registered). */
+// biome-ignore lint/suspicious/noExplicitAny: yargs' CommandModule is invariant in its argument types
+type AnyCommand = CommandModule<any, any>;
+
 /** Command modules by name, loaded on demand: a command loads only its own code and packages. */
-const COMMANDS: Record<string, () => Promise<{ default: CommandModule<any, any> }>> = {
+const COMMANDS: Record<string, () => Promise<{ default: AnyCommand }>> = {
   card: () => import('./commands/card.ts'),
   demo: () => import('./commands/demo.ts'),
   issuer: () => import('./commands/issuer.ts'),
@@ -18,7 +22,7 @@ const COMMANDS: Record<string, () => Promise<{ default: CommandModule<any, any> 
 };
 
 /** The module(s) to load: the named command's only, or all of them for help and mistakes. */
-function commandsFor(argv: string[]): Array<() => Promise<{ default: CommandModule<any, any> }>> {
+function commandsFor(argv: string[]): Array<() => Promise<{ default: AnyCommand }>> {
   const first = argv.find((a) => !a.startsWith('-'));
   return first && first in COMMANDS ? [COMMANDS[first]] : Object.values(COMMANDS);
 }

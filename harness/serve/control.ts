@@ -24,7 +24,7 @@
  * `{"ok":false,"error":"..."}` with status 400 (body not a JSON object) / 404 (unknown command) /
  * 405 (wrong method) / 409 (issuer operation refused) / 413 (body over 4096 bytes) / 500.
  */
-import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, type Stats, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { dirname } from 'node:path';
@@ -101,7 +101,7 @@ function inUse(path: string): InputError {
 
 /** Throws when the path is held by a live server; removes a stale socket file; refuses other files. */
 async function clearStaleSocket(path: string): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(path);
   } catch {
@@ -249,7 +249,7 @@ export class ControlServer {
 function assertOwnSocket(path: string): void {
   const refuse = (why: string) =>
     new InputError(`control socket ${path} ${why}: refusing to send it a PIN value (fix: pass the control path your own \`myna-hil serve\` printed at start)`);
-  let st;
+  let st: Stats;
   try {
     st = lstatSync(path);
   } catch (err) {

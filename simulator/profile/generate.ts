@@ -185,7 +185,7 @@ const JP2_SIGNATURE = Uint8Array.of(0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x
 function checkText(option: 'name' | 'nameAlt' | 'address' | 'addressAlt', v: string, max: number): string {
   const n = [...v].length;
   if (n === 0 || n > max) throw bad(option, `must have 1 to ${max} characters, has ${n}`, `give a shorter ${option}`);
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (/[\u0000-\u001f\u007f]/.test(v)) throw bad(option, 'contains a control character', 'remove line breaks and tabs');
   return v;
 }

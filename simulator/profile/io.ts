@@ -41,7 +41,10 @@ export function jsonErrorOffset(s: string): number {
     i++; // opening quote
     while (i < s.length) {
       const c = s[i];
-      if (c === '"') return void i++;
+      if (c === '"') {
+        i++;
+        return;
+      }
       if (c < ' ') fail();
       if (c !== '\\') i++;
       else if ('"\\/bfnrt'.includes(s[i + 1] ?? '')) i += 2;
@@ -58,7 +61,10 @@ export function jsonErrorOffset(s: string): number {
       const close = c === '{' ? '}' : ']';
       i++;
       ws();
-      if (s[i] === close) return void i++;
+      if (s[i] === close) {
+        i++;
+        return;
+      }
       for (;;) {
         if (c === '{') {
           ws();
@@ -70,16 +76,26 @@ export function jsonErrorOffset(s: string): number {
         }
         value();
         ws();
-        if (s[i] === close) return void i++;
+        if (s[i] === close) {
+          i++;
+          return;
+        }
         if (s[i] !== ',') fail();
         i++;
       }
     }
-    if (c === '"') return str();
+    if (c === '"') {
+      str();
+      return;
+    }
     NUM.lastIndex = i;
-    if (NUM.test(s)) return void (i = NUM.lastIndex);
-    for (const lit of ['true', 'false', 'null']) if (s.startsWith(lit, i)) return void (i += lit.length);
-    fail();
+    if (NUM.test(s)) {
+      i = NUM.lastIndex;
+      return;
+    }
+    const lit = ['true', 'false', 'null'].find((l) => s.startsWith(l, i));
+    if (!lit) fail();
+    i += lit!.length;
   };
   try {
     value();

@@ -109,7 +109,9 @@ export class FileLock {
         held.add(lock);
         if (!exitHook) {
           exitHook = true;
-          process.on('exit', () => held.forEach((l) => l.release()));
+          process.on('exit', () => {
+            for (const l of held) l.release();
+          });
         }
         return lock;
       }

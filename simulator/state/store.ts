@@ -124,7 +124,7 @@ export class FileStore implements StateStore {
   save(doc: CardStateDoc): void {
     // Without the lock another process may hold the file now: writing would undo its changes.
     if (this.closed) throw new Error(`${this.location}: the state store is closed; the change is not saved`);
-    writeFileAtomic(this.location, JSON.stringify(doc, null, 2) + '\n');
+    writeFileAtomic(this.location, `${JSON.stringify(doc, null, 2)}\n`);
   }
 
   close(): void {

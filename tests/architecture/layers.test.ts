@@ -28,7 +28,7 @@ interface Rule {
 const SIM_ABOVE_APDU = ['simulator/pin/', 'simulator/applets/', 'simulator/card/', 'simulator/transport/', 'simulator/profile/', 'simulator/state/', 'simulator/issuer/'];
 const OUTSIDE_SIMULATOR = ['harness/', 'bench/', 'tests/', 'scripts/', 'examples/'];
 
-export const RULES: Rule[] = [
+const RULES: Rule[] = [
   { from: 'simulator/apdu/', not: [...SIM_ABOVE_APDU, ...OUTSIDE_SIMULATOR], why: 'the APDU codec is the bottom layer' },
   { from: 'simulator/pin/', not: ['simulator/applets/', 'simulator/card/', 'simulator/transport/', 'simulator/profile/', 'simulator/state/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR], why: 'PINs and their rules sit right above the codec' },
   { from: 'simulator/applets/', not: ['simulator/card/', 'simulator/transport/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR], why: 'applets are tables of files and keys below the card' },
@@ -54,7 +54,7 @@ function sources(dir: string): string[] {
 }
 
 /** The import specifiers of a file: static imports, re-exports, dynamic imports and `import type`. */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const specs: string[] = [];
   const re = /(?:\bimport\s*(?:type\s+)?(?:[\w*{}\s,$]+\s+from\s+)?|\bexport\s*(?:type\s+)?[\w*{}\s,$]+\s+from\s+|\bimport\s*\(\s*)['"]([^'"]+)['"]/g;
   for (const m of text.matchAll(re)) specs.push(m[1]);
@@ -67,7 +67,7 @@ function target(file: string, spec: string): string {
   return relative(ROOT, normalize(join(ROOT, dirname(file), spec))).split('\\').join('/');
 }
 
-export function violations(files: Array<{ path: string; text: string }>, rules: Rule[] = RULES): string[] {
+function violations(files: Array<{ path: string; text: string }>, rules: Rule[] = RULES): string[] {
   const found: string[] = [];
   for (const { path, text } of files) {
     for (const spec of importsOf(text)) {

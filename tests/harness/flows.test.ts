@@ -278,7 +278,7 @@ describe('flows BER-TLV reader (docs/card.md §3.2.1)', () => {
         const file = Uint8Array.from([...encodeTlv([0xff, 0x20], run, run.length < 0x80 ? 'short' : '82'), 0xff, 0xff]);
         const { outer, members } = readConstructed(file);
         expect(outer.tag).toBe(0xff20);
-        members.forEach((m, i) => expect(hexOf(file.subarray(m.offset, m.offset + m.raw.length))).toBe(hexOf(objects[i].bytes)));
+        for (const [i, m] of members.entries()) expect(hexOf(file.subarray(m.offset, m.offset + m.raw.length))).toBe(hexOf(objects[i].bytes));
       }),
     );
   });

@@ -54,7 +54,7 @@ describe('券面事項入力補助AP', () => {
     const objects = readAll(f, outer.headerLength);
     expect(objects.map((o) => o.tag)).toEqual([0xdf21, 0xdf22, 0xdf23, 0xdf24, 0xdf25]);
     const table = objects[0].value;
-    objects.slice(1).forEach((o, i) => expect((table[2 * i] << 8) | table[2 * i + 1]).toBe(o.offset));
+    for (const [i, o] of objects.slice(1).entries()) expect((table[2 * i] << 8) | table[2 * i + 1]).toBe(o.offset);
     expect(Buffer.from(objects[2].value).toString('utf8')).toBe(p.holder.address);
   });
 
@@ -144,7 +144,7 @@ describe('券面事項確認AP', () => {
     expect(objects.map((o) => o.tag.toString(16).toUpperCase())).toEqual(['DF21', 'DF22', 'DF23', 'DF24', 'DF25', 'DF26', 'DF27', 'DF28', 'DF29', 'DF2A']);
     const table = objects[0].value;
     expect(table.length).toBe(18);
-    objects.slice(1).forEach((o, i) => expect((table[2 * i] << 8) | table[2 * i + 1]).toBe(o.offset));
+    for (const [i, o] of objects.slice(1).entries()) expect((table[2 * i] << 8) | table[2 * i + 1]).toBe(o.offset);
     const v = (tag: number) => objects.find((o) => o.tag === tag)!.value;
     expect(Buffer.from(v(0xdf22)).toString()).toBe(base.holder.birthDate.replaceAll('-', ''));
     expect(Buffer.from(v(0xdf23)).toString()).toBe(base.holder.sex);

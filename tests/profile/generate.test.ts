@@ -53,7 +53,7 @@ const der = (pem: string) => new X509Certificate(pem);
 const profiles = new Map<Variant, Profile>();
 beforeAll(async () => {
   const list = await Promise.all(Variant.options.map((v) => profileOf(v)));
-  Variant.options.forEach((v, i) => profiles.set(v, list[i]));
+  for (const [i, v] of Variant.options.entries()) profiles.set(v, list[i]);
 });
 const P = (v: Variant) => profiles.get(v)!;
 

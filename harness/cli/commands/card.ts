@@ -152,6 +152,7 @@ const PIN_NAMES: Record<PinKind, string> = {
 function keyIdText(hex: string): string {
   const b = Buffer.from(hex, 'hex');
   const t = b.toString('latin1');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the key ID's fixed bytes 08 05 are part of its shape
   return /^\d{7}\x08\x05\d{3}/.test(t) ? `${t.slice(0, 7)}/${t.slice(9, 12)}` : hex;
 }
 

@@ -26,11 +26,11 @@ export function tokenInfo(p: Profile): Uint8Array {
   const out = new Uint8Array(160);
   const dv = new DataView(out.buffer);
   out.set(asciiField(p.card.tokenLabel, 32, 'card.tokenLabel'), 0);
-  out.set(asciiField('0'.repeat(31) + '1', 32, 'manufacturerID'), 32); // shape seen on cards [1]
+  out.set(asciiField(`${'0'.repeat(31)}1`, 32, 'manufacturerID'), 32); // shape seen on cards [1]
   out.set(asciiField('MYNAHIL1', 16, 'model'), 64); // marks the simulator (cards: e.g. "E16R01NJ")
   out.set(asciiField(p.card.tokenSerial, 16, 'card.tokenSerial'), 80);
   dv.setUint32(96, 0x0000040d); // RNG | LOGIN_REQUIRED | USER_PIN_INITIALIZED | TOKEN_INITIALIZED
-  [1, 0, 1, 0, 16, 6].forEach((v, i) => dv.setUint32(100 + 4 * i, v)); // sessions, RW sessions, PIN len
+  for (const [i, v] of [1, 0, 1, 0, 16, 6].entries()) dv.setUint32(100 + 4 * i, v); // sessions, RW sessions, PIN len
   out.fill(0xff, 124, 140); // memory fields: CK_UNAVAILABLE_INFORMATION
   out.set(ascii('0301'), 140); // hardware "03", firmware "01"
   out.fill(0x20, 144, 160); // utcTime: no clock on token [I]

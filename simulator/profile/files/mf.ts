@@ -9,7 +9,7 @@ import { hexBytes, yyyymmdd } from './shared.ts';
 
 /** GlobalPlatform card recognition data (GP 2.1.1, SCP02 i=15), a plausible value [I]. */
 const GP_CARD_DATA = (() => {
-  const gp = (suffix: string) => tlv(0x06, hexBytes('2a864886fc6b' + suffix));
+  const gp = (suffix: string) => tlv(0x06, hexBytes(`2a864886fc6b${suffix}`));
   return tlv(0x66, tlv(0x73, gp('01'), tlv(0x60, gp('02020101')), tlv(0x63, gp('03')), tlv(0x64, gp('040215'))));
 })();
 

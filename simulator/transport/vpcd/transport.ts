@@ -225,10 +225,11 @@ class Connection {
     if (this.socket.destroyed) return;
     const held = this.queuedInput + this.queuedOutput;
     if (held > this.maxQueued) {
-      return this.reject(
+      this.reject(
         `${held} bytes queued (${this.queuedInput} received and not yet answered, ${this.queuedOutput} of replies vpcd has not read), ` +
           `over the limit of ${this.maxQueued}; vpcd has one message in flight at a time`,
       );
+      return;
     }
     if (!this.queue.length && this.decodeError) this.reject(this.decodeError);
   }
