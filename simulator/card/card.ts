@@ -8,7 +8,7 @@
 import { randomBytes, sign } from 'node:crypto';
 import { type CommandApdu, encodeResponse, parseCommand } from '../apdu/codec.ts';
 import { CardError, SW } from '../apdu/sw.ts';
-import { type Pin, type PinId, StorageFailure } from '../pin/pin.ts';
+import { type Pin, type PinId, PowerLoss, StorageFailure } from '../pin/pin.ts';
 import type { Behaviour } from '../profile/schema.ts';
 import { computeSignature } from './crypto.ts';
 import type { Access, Applet, Ef, KeyEf, PinEf } from '../applets/model.ts';
@@ -24,16 +24,8 @@ const fail = (sw: number, why?: string): never => {
   throw new CardError(sw, why);
 };
 
-/**
- * Thrown by the power-loss test seam: the card "lost power" mid-command. It is the only exception
- * that escapes transmit(), because a card without power answers nothing.
- */
-export class PowerLoss extends Error {
-  constructor() {
-    super('power lost mid-command (fault injection)');
-    this.name = 'PowerLoss';
-  }
-}
+/** The card lost power mid-command: the one exception transmit() lets escape (see pin.ts). */
+export { PowerLoss };
 
 /**
  * What transmit() does with an internal fault (an exception that is not a status word: a bug):
