@@ -2,7 +2,8 @@
  * Persistence: counters and PIN values survive in the state file; the counter is persisted before the
  * comparison (pulling power right after that write still spends the try; a failed write spends
  * nothing and answers 65 81); bad state files fail with a message naming
- * the file and the field; writes are atomic. Issuer operations.
+ * the file and the field; writes are atomic; 照合番号A/B values come from the profile, only their counters
+ * from the state. Issuer operations.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,13 +12,14 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PowerLoss } from '../../simulator/card/card.ts';
 import { InputError } from '../../simulator/errors.ts';
 import { IssuerError, reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
-import type { Profile } from '../../simulator/profile/schema.ts';
+import { myNumberCheckDigit, type Profile } from '../../simulator/profile/schema.ts';
 import { FileStore, parseState } from '../../simulator/state/store.ts';
 import { testCard, testProfile, tx, verifyCmd } from '../support/card.ts';
 import { FaultyStore } from '../support/stores.ts';
 
 const JPKI = '00A4040C0AD392F000260100000001';
 const AUTH = '00A4020C020018';
+const FACE = '00A4040C0AD3921000310001010402';
 let profile: Profile;
 let dir: string;
 beforeAll(async () => {
@@ -94,6 +96,25 @@ describe('state file', () => {
     tx(after, JPKI);
     tx(after, AUTH);
     expect(tx(after, '00200080').swHex).toBe('63C3');
+  });
+
+  it('照合番号A/B follow the profile\'s holder data; a state file keeps only their counters', () => {
+    const path = fresh('holder');
+    const a = testCard(profile, { store: fileStore(path) });
+    tx(a, FACE);
+    tx(a, '00A4020C020013');
+    expect(tx(a, verifyCmd('000000000000')).swHex).toBe('63C2');
+    const edited: Profile = structuredClone(profile);
+    const first11 = '98765432109';
+    edited.holder.myNumber = first11 + myNumberCheckDigit(first11);
+    closeAll(); // the state file is one holder's at a time
+    const b = testCard(edited, { store: fileStore(path) });
+    tx(b, FACE);
+    tx(b, '00A4020C020013');
+    expect(tx(b, '00200080').swHex).toBe('63C2'); // the spent try survived
+    expect(tx(b, verifyCmd(profile.holder.myNumber)).swHex).toBe('63C1'); // the old number no longer opens it
+    expect(tx(b, verifyCmd(edited.holder.myNumber)).swHex).toBe('9000');
+    expect(JSON.parse(readFileSync(path, 'utf8')).pins.faceA.remaining).toBe(3);
   });
 
   it('is written atomically: no temporary file is left and the file is always complete JSON', () => {
@@ -176,6 +197,26 @@ describe('issuer operations', () => {
     tx(card, JPKI);
     tx(card, '00A4020C020018');
     expect(tx(card, verifyCmd('4321')).swHex).toBe('9000');
+  });
+
+  it('a new PIN value set by the issuer ends a verification made with the old one', () => {
+    const card = testCard(profile);
+    tx(card, JPKI);
+    tx(card, AUTH);
+    expect(tx(card, verifyCmd(profile.pins.auth.value)).swHex).toBe('9000');
+    setPin(card, 'auth', '5678');
+    expect(card.isVerified('auth')).toBe(false);
+    tx(card, '00A4020C020017');
+    expect(tx(card, '802A0080 01 00 00').swHex).toBe('6982');
+  });
+
+  it('a wrong auth PIN after a right one ends the session\'s permission to re-initialise the sign password', () => {
+    const card = testCard(profile);
+    tx(card, JPKI);
+    tx(card, AUTH);
+    expect(tx(card, verifyCmd(profile.pins.auth.value)).swHex).toBe('9000');
+    expect(tx(card, verifyCmd('0000')).swHex).toBe('63C2');
+    expect(() => reinitSignPassword(card, 'NEW1PASS')).toThrow(IssuerError);
   });
 
   it('re-initialise the sign password only after the auth PIN was verified in the same session', () => {

@@ -59,6 +59,18 @@ describe('a state store that fails on demand', () => {
     expect(tx(card, verifyCmd(authValue())).swHex).toBe('9000');
   });
 
+  it('the fault is reported through onFault with a message that says nothing was changed, never thrown', () => {
+    const store = new FaultyStore();
+    const card = testCard(profile, { store });
+    const faults: unknown[] = [];
+    card.onFault = (e) => faults.push(e);
+    store.failing = true;
+    tx(card, JPKI);
+    tx(card, AUTH);
+    expect(tx(card, verifyCmd(wrongAuth())).swHex).toBe('6581');
+    expect(faults.map((e) => (e as Error).message)).toEqual(['the card state could not be saved, nothing was changed: EIO: i/o error writing the state']);
+  });
+
   it('a wrong PIN while saving fails is not silently spent: 65 81, the counter stays', () => {
     const store = new FaultyStore();
     const { card } = cardOn(store);
