@@ -18,8 +18,6 @@ export interface CardOptions {
   store?: StateStore;
   /** Overrides the profile's ATR. */
   atr?: Uint8Array;
-  /** Test seam: runs right after a decremented retry counter was persisted, before the comparison. */
-  afterCounterWrite?: () => void;
   /** Files already derived from this profile (benchmarks build many cards from one profile). */
   files?: DerivedFiles;
   /** Names the profile in error messages (its path); default "profile". */
@@ -130,7 +128,7 @@ export function cardFromProfile(profile: Profile, options: CardOptions = {}): Vi
   // A PIN saves the whole state with its own entry replaced; it updates `states` (shared with it) after.
   const persistPin = (id: PinId) => (next: PinState) => save({ ...states, [id]: { ...next } });
   const pins = {} as Pins;
-  for (const id of Object.keys(rules) as PinId[]) pins[id] = new Pin(id, rules[id], states[id], persistPin(id), options.afterCounterWrite);
+  for (const id of Object.keys(rules) as PinId[]) pins[id] = new Pin(id, rules[id], states[id], persistPin(id));
   if (!stored) save(states);
 
   const keys = {

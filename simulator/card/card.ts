@@ -8,7 +8,7 @@
 import { randomBytes, sign } from 'node:crypto';
 import { type CommandApdu, encodeResponse, parseCommand } from '../apdu/codec.ts';
 import { CardError, SW } from '../apdu/sw.ts';
-import { type Pin, type PinId, StorageFailure } from '../pin/pin.ts';
+import { type Pin, type PinId, PowerLoss, StorageFailure } from '../pin/pin.ts';
 import type { Behaviour } from '../profile/schema.ts';
 import { computeSignature } from './crypto.ts';
 import type { Access, Applet, Ef, KeyEf, PinEf } from '../applets/model.ts';
@@ -24,16 +24,8 @@ const fail = (sw: number, why?: string): never => {
   throw new CardError(sw, why);
 };
 
-/**
- * Thrown by the power-loss test seam: the card "lost power" mid-command. It is the only exception
- * that escapes transmit(), because a card without power answers nothing.
- */
-export class PowerLoss extends Error {
-  constructor() {
-    super('power lost mid-command (fault injection)');
-    this.name = 'PowerLoss';
-  }
-}
+/** The card lost power mid-command: the one exception transmit() lets escape (see pin.ts). */
+export { PowerLoss };
 
 /**
  * What transmit() does with an internal fault (an exception that is not a status word: a bug):
@@ -52,6 +44,35 @@ export interface CardParts {
   getData: Map<number, Uint8Array>;
   /** Default `answer`. */
   faults?: FaultMode;
+}
+
+/** One instruction of the command set (VirtualCard.COMMANDS). */
+interface Command {
+  name: string;
+  /** Class byte with the channel and secure-messaging bits masked: 00 interindustry, 80 proprietary. */
+  cla: 0x00 | 0x80;
+  /** Status word for this INS sent in the other class. */
+  otherClass: number;
+  run: (card: VirtualCard, c: CommandApdu) => Reply;
+}
+
+/**
+ * Refuses what the card does not offer in the class byte, whatever the INS (docs/card.md §9.9):
+ * logical channels, command chaining, secure messaging and classes other than 00 / 80.
+ */
+function checkClass(c: CommandApdu): void {
+  const cla = c.cla;
+  // CLA 40-7F: the further interindustry class, logical channels 4-19 (ISO 7816-4 5.4.1)
+  if ((cla & 0xc0) === 0x40) fail(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
+  const base = cla & 0xf0;
+  if (base !== 0x00 && base !== 0x80) {
+    fail(base === 0x10 || base === 0x90 ? SW.COMMAND_CHAINING_NOT_SUPPORTED : SW.CLA_NOT_SUPPORTED);
+  }
+  if ((cla & 0x03) !== 0) fail(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
+  if ((cla & 0x0c) !== 0) {
+    // Secure messaging is not offered: SELECT → 6882, READ BINARY / VERIFY → 69FC [1]
+    fail(c.ins === 0xb0 || c.ins === 0x20 ? SW.SM_REFUSED : SW.SECURE_MESSAGING_NOT_SUPPORTED);
+  }
 }
 
 export class VirtualCard implements SmartCard {
@@ -163,76 +184,39 @@ export class VirtualCard implements SmartCard {
   }
 
   private execute(c: CommandApdu): Reply {
-    const cla = c.cla;
-    // CLA 40-7F: the further interindustry class, logical channels 4-19 (ISO 7816-4 5.4.1)
-    if ((cla & 0xc0) === 0x40) fail(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
-    const base = cla & 0xf0;
-    if (base !== 0x00 && base !== 0x80) {
-      fail(base === 0x10 || base === 0x90 ? SW.COMMAND_CHAINING_NOT_SUPPORTED : SW.CLA_NOT_SUPPORTED);
-    }
-    if ((cla & 0x03) !== 0) fail(SW.LOGICAL_CHANNEL_NOT_SUPPORTED);
-    if ((cla & 0x0c) !== 0) {
-      // Secure messaging is not offered: SELECT → 6882, READ BINARY / VERIFY → 69FC [1]
-      fail(c.ins === 0xb0 || c.ins === 0x20 ? SW.SM_REFUSED : SW.SECURE_MESSAGING_NOT_SUPPORTED);
-    }
-    if (base === 0x00) {
-      switch (c.ins) {
-        case 0xa4:
-          return this.select(c);
-        case 0xb0:
-          return this.readBinary(c);
-        case 0xb2:
-          return this.readRecord(c);
-        case 0x20:
-          return this.verify(c);
-        case 0x24:
-          return this.change(c, 'CHANGE_REFERENCE_DATA');
-        case 0x84:
-          return this.getChallenge(c);
-        case 0x88:
-          return this.internalAuthenticate(c);
-        case 0xca:
-          return this.getData(c);
-        case 0xc0:
-          return fail(SW.CONDITIONS_NOT_SATISFIED, 'no response pending (the card never answers 61xx)');
-        case 0x2a:
-        case 0x32:
-        case 0xa2:
-        case 0xae:
-        case 0xfc:
-        case 0x54:
-          return fail(SW.CLA_NOT_SUPPORTED);
-        default:
-          return fail(SW.INS_NOT_SUPPORTED);
-      }
-    }
-    switch (c.ins) {
-      case 0x2a:
-        return this.computeDigitalSignature(c);
-      case 0x32:
-        return this.change(c, 'CHANGE_KEY');
-      case 0xa2: // terminal card-verifiable certificate: not supported for clients [1]
-        return fail(SW.CONDITIONS_NOT_SATISFIED);
-      case 0xae: // SET SESSION KEY (secure messaging set-up)
-        return fail(this.df.setSessionKeySw ?? SW.CONDITIONS_NOT_SATISFIED);
-      case 0xfc: // iPhone-token "last command" marker: a physical card answers 6700 [1]
-        return fail(SW.WRONG_LENGTH);
-      case 0x54: // UNLOCK KEY: issuer only [U]
-        return fail(SW.SECURITY_STATUS_NOT_SATISFIED);
-      case 0xa4:
-      case 0xb0:
-      case 0xb2:
-      case 0x20:
-      case 0x24:
-      case 0x84:
-      case 0x88:
-      case 0xca:
-      case 0xc0:
-        return fail(SW.CLA_NOT_SUPPORTED);
-      default:
-        return fail(SW.INS_NOT_SUPPORTED);
-    }
+    checkClass(c);
+    const command = VirtualCard.COMMANDS.get(c.ins) ?? fail(SW.INS_NOT_SUPPORTED);
+    if ((c.cla & 0xf0) !== command.cla) fail(command.otherClass);
+    return command.run(this, c);
   }
+
+  /**
+   * The command set, one entry per INS (docs/card.md §5): its name, the class it runs in (00
+   * interindustry or 80 proprietary, once checkClass has passed the CLA), what the card answers when
+   * it comes in the other class, and its handler. An INS not listed answers 6D 00 in either class.
+   */
+  private static readonly COMMANDS: ReadonlyMap<number, Command> = new Map<number, Command>([
+    [0xa4, { name: 'SELECT', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.select(c) }],
+    [0xb0, { name: 'READ BINARY', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.readBinary(c) }],
+    [0xb2, { name: 'READ RECORD', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.readRecord(c) }],
+    [0x20, { name: 'VERIFY', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.verify(c) }],
+    [0x24, { name: 'CHANGE REFERENCE DATA', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.change(c, 'CHANGE_REFERENCE_DATA') }],
+    [0x84, { name: 'GET CHALLENGE', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.getChallenge(c) }],
+    [0x88, { name: 'INTERNAL AUTHENTICATE', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.internalAuthenticate(c) }],
+    [0xca, { name: 'GET DATA', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.getData(c) }],
+    // The card never answers 61 xx, so there is never a response to get.
+    [0xc0, { name: 'GET RESPONSE', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: () => fail(SW.CONDITIONS_NOT_SATISFIED, 'no response pending (the card never answers 61xx)') }],
+    [0x2a, { name: 'COMPUTE DIGITAL SIGNATURE', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.computeDigitalSignature(c) }],
+    [0x32, { name: 'CHANGE KEY', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.change(c, 'CHANGE_KEY') }],
+    // Terminal card-verifiable certificate: not supported for clients [1].
+    [0xa2, { name: 'TERMINAL CVC', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: () => fail(SW.CONDITIONS_NOT_SATISFIED) }],
+    // Secure messaging set-up: the answer depends on the application (66 F1 in some) [1].
+    [0xae, { name: 'SET SESSION KEY', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: (card) => fail(card.df.setSessionKeySw ?? SW.CONDITIONS_NOT_SATISFIED) }],
+    // The iPhone token's "last command" marker: a physical card answers 67 00 [1].
+    [0xfc, { name: 'LAST COMMAND MARKER', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: () => fail(SW.WRONG_LENGTH) }],
+    // Issuer only [U].
+    [0x54, { name: 'UNLOCK KEY', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: () => fail(SW.SECURITY_STATUS_NOT_SATISFIED) }],
+  ]);
 
   // ---- SELECT --------------------------------------------------------------------------------
 

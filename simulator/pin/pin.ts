@@ -69,6 +69,19 @@ export class StorageFailure extends Error {
   }
 }
 
+/**
+ * The card lost power mid-command (thrown by a state store, in tests: the power is pulled during a
+ * save). It passes through the storage wrapper (Pin.commit) untouched and is the only exception that
+ * escapes the card's transmit(), because a card without power answers nothing. What the store holds
+ * then is the truth: build the card again from it, as a real card reads its memory at power-up.
+ */
+export class PowerLoss extends Error {
+  constructor() {
+    super('power lost mid-command (fault injection)');
+    this.name = 'PowerLoss';
+  }
+}
+
 export class Pin {
   constructor(
     readonly id: PinId,
@@ -76,8 +89,6 @@ export class Pin {
     private readonly st: PinState,
     /** Saves the card's state with this PIN's state replaced by `next`; throws when it cannot. */
     private readonly persist: (next: PinState) => void,
-    /** Test seam: called right after the decremented counter is persisted, before comparing. */
-    private readonly afterCounterWrite: () => void = () => {},
   ) {}
 
   get remaining(): number {
@@ -96,7 +107,6 @@ export class Pin {
   verify(candidate: Uint8Array): VerifyOutcome {
     if (this.st.remaining === 0) return 'blocked';
     this.commit({ ...this.st, remaining: this.st.remaining - 1 });
-    this.afterCounterWrite();
     const expected = Buffer.from(this.st.value, 'latin1');
     const ok = candidate.length === expected.length && timingSafeEqual(candidate, expected);
     if (!ok) return 'wrong';
@@ -119,6 +129,8 @@ export class Pin {
     try {
       this.persist(next);
     } catch (err) {
+      // Not a failed write: the card has no power left to answer with, not even 65 81.
+      if (err instanceof PowerLoss) throw err;
       throw new StorageFailure(err);
     }
     this.st.value = next.value;

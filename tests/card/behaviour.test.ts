@@ -1,7 +1,7 @@
 /**
  * The card's rules one by one: access matrix of the 券面 APs, PIN change, signatures with the APs' own
- * keys, INTERNAL AUTHENTICATE, GET CHALLENGE / GET DATA, class and instruction errors, the MF quirks,
- * volatile state, and the profile variants.
+ * keys, INTERNAL AUTHENTICATE, GET CHALLENGE / GET DATA, class and instruction errors, the MF quirks
+ * and the ISD, volatile state, and the profile variants (tests/card/options.test.ts: the behaviour options).
  */
 import { createHash, createPrivateKey, createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -228,6 +228,18 @@ describe('other commands', () => {
     expect(tx(card, '80FC0000').swHex).toBe('6700');
   });
 
+  it('CLA 40-7F (logical channels 4-19) answer 68 81', () => {
+    for (const cla of ['40', '4F', '60', '7F']) expect(tx(card, `${cla}A4040C0AD392F000260100000001`).swHex).toBe('6881');
+  });
+
+  // docs/card.md §1 [1]
+  it('selecting the ISD restores the MF state with its files', () => {
+    tx(card, SEL.jpki);
+    expect(tx(card, '00A4040C07A0000001510000').swHex).toBe('9000');
+    expect(tx(card, '00A4020C02001E').swHex).toBe('9000');
+    expect(tx(card, '00B0000001').swHex).toBe('6981');
+  });
+
   it('the MF quirks: 00 A4 00 00 is 6A86 after reset and 90 00 inside an AP; 3F00 is not found; 001E is unreadable', () => {
     card.reset();
     expect(tx(card, '00A40000').swHex).toBe('6A86');
@@ -344,5 +356,14 @@ describe('variants', () => {
     expect(locked.length).toBe(1);
     const card = await newCard('locked');
     for (const id of ['sign', 'auth', 'juki', 'kenmen'] as const) expect(card.pin(id).blocked).toBe(locked.includes(id));
+  });
+
+  // docs/card.md §4.2 [T]
+  it('locked: the blocked key answers 69 84 to any VERIFY with data, even one too long to be a PIN', async () => {
+    const card = await newCard('locked');
+    tx(card, SEL.jpki);
+    tx(card, ef('0018'));
+    expect(tx(card, `0020008011${'31'.repeat(17)}`).swHex).toBe('6984');
+    expect(tx(card, '00200080').swHex).toBe('63C0');
   });
 });

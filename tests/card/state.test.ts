@@ -1,21 +1,25 @@
 /**
  * Persistence: counters and PIN values survive in the state file; the counter is persisted before the
- * comparison (pulling power there still spends the try); bad state files fail with a message naming
- * the file and the field; writes are atomic. Issuer operations.
+ * comparison (pulling power right after that write still spends the try; a failed write spends
+ * nothing and answers 65 81); bad state files fail with a message naming
+ * the file and the field; writes are atomic; 照合番号A/B values come from the profile, only their counters
+ * from the state. Issuer operations.
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cardFromProfile } from '../../simulator/card/build.ts';
 import { PowerLoss } from '../../simulator/card/card.ts';
 import { InputError } from '../../simulator/errors.ts';
 import { IssuerError, reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
-import type { Profile } from '../../simulator/profile/schema.ts';
+import { myNumberCheckDigit, type Profile } from '../../simulator/profile/schema.ts';
 import { FileStore, parseState } from '../../simulator/state/store.ts';
-import { testProfile, tx, verifyCmd } from '../support/card.ts';
+import { testCard, testProfile, tx, verifyCmd } from '../support/card.ts';
+import { FaultyStore } from '../support/stores.ts';
 
 const JPKI = '00A4040C0AD392F000260100000001';
+const AUTH = '00A4020C020018';
+const FACE = '00A4040C0AD3921000310001010402';
 let profile: Profile;
 let dir: string;
 beforeAll(async () => {
@@ -39,7 +43,7 @@ afterEach(closeAll);
 describe('state file', () => {
   it('keeps counters and PIN values across card instances (a new process, a re-insertion)', () => {
     const path = fresh('persist');
-    const a = cardFromProfile(profile, { store: fileStore(path) });
+    const a = testCard(profile, { store: fileStore(path) });
     tx(a, JPKI);
     tx(a, '00A4020C020018');
     expect(tx(a, verifyCmd('0000')).swHex).toBe('63C2');
@@ -48,7 +52,7 @@ describe('state file', () => {
     expect(tx(a, '0024018008' + Buffer.from('CHANGED1').toString('hex')).swHex).toBe('9000');
 
     closeAll();
-    const b = cardFromProfile(profile, { store: fileStore(path) });
+    const b = testCard(profile, { store: fileStore(path) });
     expect(b.pin('auth').remaining).toBe(2);
     tx(b, JPKI);
     tx(b, '00A4020C02001B');
@@ -57,32 +61,65 @@ describe('state file', () => {
     expect(JSON.parse(text).pins.auth.remaining).toBe(2);
   });
 
-  it('a pulled power between the counter write and the comparison still spends the try', () => {
+  it('power pulled right after the decremented counter was saved: transmit throws PowerLoss, the try is spent on disk', () => {
     const path = fresh('powerloss');
-    let armed = false;
-    const card = cardFromProfile(profile, {
-      store: fileStore(path),
-      afterCounterWrite: () => {
-        if (armed) throw new PowerLoss();
-      },
-    });
+    const store = new FaultyStore(fileStore(path));
+    const card = testCard(profile, { store });
     tx(card, JPKI);
-    tx(card, '00A4020C020018');
-    armed = true;
+    tx(card, AUTH);
+    store.powerLossAfterSave = true;
     // even the *correct* PIN: power is gone before the card compares
-    expect(() => card.transmit(Buffer.from(verifyCmd(profile.pins.auth.value).replace(/\s/g, ''), 'hex'))).toThrow(PowerLoss);
+    expect(() => tx(card, verifyCmd(profile.pins.auth.value))).toThrow(PowerLoss);
     expect(card.isPowered).toBe(false);
+    expect(store.stored('auth')).toBe(2);
     closeAll();
-    const after = cardFromProfile(profile, { store: fileStore(path) });
+    const after = testCard(profile, { store: fileStore(path) });
     expect(after.pin('auth').remaining).toBe(2);
     tx(after, JPKI);
-    tx(after, '00A4020C020018');
+    tx(after, AUTH);
     expect(tx(after, '00200080').swHex).toBe('63C2');
+  });
+
+  it('a save that fails with an I/O error: 65 81, the card stays powered, nothing is spent on disk', () => {
+    const path = fresh('eio');
+    const store = new FaultyStore(fileStore(path));
+    const card = testCard(profile, { store });
+    tx(card, JPKI);
+    tx(card, AUTH);
+    store.failing = true;
+    expect(tx(card, verifyCmd(profile.pins.auth.value)).swHex).toBe('6581');
+    expect(card.isPowered).toBe(true);
+    expect(store.stored('auth')).toBe(3);
+    closeAll();
+    const after = testCard(profile, { store: fileStore(path) });
+    expect(after.pin('auth').remaining).toBe(3);
+    tx(after, JPKI);
+    tx(after, AUTH);
+    expect(tx(after, '00200080').swHex).toBe('63C3');
+  });
+
+  it('照合番号A/B follow the profile\'s holder data; a state file keeps only their counters', () => {
+    const path = fresh('holder');
+    const a = testCard(profile, { store: fileStore(path) });
+    tx(a, FACE);
+    tx(a, '00A4020C020013');
+    expect(tx(a, verifyCmd('000000000000')).swHex).toBe('63C2');
+    const edited: Profile = structuredClone(profile);
+    const first11 = '98765432109';
+    edited.holder.myNumber = first11 + myNumberCheckDigit(first11);
+    closeAll(); // the state file is one holder's at a time
+    const b = testCard(edited, { store: fileStore(path) });
+    tx(b, FACE);
+    tx(b, '00A4020C020013');
+    expect(tx(b, '00200080').swHex).toBe('63C2'); // the spent try survived
+    expect(tx(b, verifyCmd(profile.holder.myNumber)).swHex).toBe('63C1'); // the old number no longer opens it
+    expect(tx(b, verifyCmd(edited.holder.myNumber)).swHex).toBe('9000');
+    expect(JSON.parse(readFileSync(path, 'utf8')).pins.faceA.remaining).toBe(3);
   });
 
   it('is written atomically: no temporary file is left and the file is always complete JSON', () => {
     const path = fresh('atomic');
-    const card = cardFromProfile(profile, { store: fileStore(path) });
+    const card = testCard(profile, { store: fileStore(path) });
     tx(card, JPKI);
     tx(card, '00A4020C02001B');
     for (let i = 0; i < 3; i++) {
@@ -94,12 +131,12 @@ describe('state file', () => {
 
   it('rejects a state file of another card, naming the file and the field', () => {
     const path = fresh('other');
-    cardFromProfile(profile, { store: fileStore(path) });
+    testCard(profile, { store: fileStore(path) });
     closeAll();
     const doc = JSON.parse(readFileSync(path, 'utf8'));
     doc.card = '000000000000000:deadbeefdeadbeef';
     writeFileSync(path, JSON.stringify(doc));
-    expect(() => cardFromProfile(profile, { store: fileStore(path) })).toThrow(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field card: this state belongs to another card`));
+    expect(() => testCard(profile, { store: fileStore(path) })).toThrow(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field card: this state belongs to another card`));
   });
 
   it.each([
@@ -124,18 +161,18 @@ describe('state file', () => {
 
   it('rejects a counter above the PIN maximum', () => {
     const path = fresh('over');
-    cardFromProfile(profile, { store: fileStore(path) });
+    testCard(profile, { store: fileStore(path) });
     closeAll();
     const doc = JSON.parse(readFileSync(path, 'utf8'));
     doc.pins.auth.remaining = 9;
     writeFileSync(path, JSON.stringify(doc));
-    expect(() => cardFromProfile(profile, { store: fileStore(path) })).toThrow(/field pins\.auth\.remaining: 9 is above the maximum of 3/);
+    expect(() => testCard(profile, { store: fileStore(path) })).toThrow(/field pins\.auth\.remaining: 9 is above the maximum of 3/);
   });
 });
 
 describe('issuer operations', () => {
   const lockAuth = () => {
-    const card = cardFromProfile(profile);
+    const card = testCard(profile);
     tx(card, JPKI);
     tx(card, '00A4020C020018');
     for (let i = 0; i < 3; i++) tx(card, verifyCmd('0000'));
@@ -162,8 +199,28 @@ describe('issuer operations', () => {
     expect(tx(card, verifyCmd('4321')).swHex).toBe('9000');
   });
 
+  it('a new PIN value set by the issuer ends a verification made with the old one', () => {
+    const card = testCard(profile);
+    tx(card, JPKI);
+    tx(card, AUTH);
+    expect(tx(card, verifyCmd(profile.pins.auth.value)).swHex).toBe('9000');
+    setPin(card, 'auth', '5678');
+    expect(card.isVerified('auth')).toBe(false);
+    tx(card, '00A4020C020017');
+    expect(tx(card, '802A0080 01 00 00').swHex).toBe('6982');
+  });
+
+  it('a wrong auth PIN after a right one ends the session\'s permission to re-initialise the sign password', () => {
+    const card = testCard(profile);
+    tx(card, JPKI);
+    tx(card, AUTH);
+    expect(tx(card, verifyCmd(profile.pins.auth.value)).swHex).toBe('9000');
+    expect(tx(card, verifyCmd('0000')).swHex).toBe('63C2');
+    expect(() => reinitSignPassword(card, 'NEW1PASS')).toThrow(IssuerError);
+  });
+
   it('re-initialise the sign password only after the auth PIN was verified in the same session', () => {
-    const card = cardFromProfile(profile);
+    const card = testCard(profile);
     tx(card, JPKI);
     tx(card, '00A4020C02001B');
     for (let i = 0; i < 5; i++) tx(card, verifyCmd('WRONG1'));

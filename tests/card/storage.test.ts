@@ -12,26 +12,13 @@ import type { VirtualCard } from '../../simulator/card/card.ts';
 import { resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
 import { StorageFailure } from '../../simulator/pin/pin.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
-import { type CardStateDoc, FileStore, MemoryStore } from '../../simulator/state/store.ts';
+import { FileStore, type StateStore } from '../../simulator/state/store.ts';
 import { testCard, testProfile, tx, verifyCmd } from '../support/card.ts';
+import { FaultyStore } from '../support/stores.ts';
 
 const JPKI = '00A4040C0AD392F000260100000001';
 const AUTH = '00A4020C020018';
 const SIGN = '00A4020C02001B';
-
-/** A memory store whose saves fail while `failing` is set, or from the `failFrom`-th save on. */
-class FlakyStore extends MemoryStore {
-  failing = false;
-  failFrom = Infinity;
-  override save(doc: CardStateDoc): void {
-    if (this.failing || this.saves + 1 >= this.failFrom) throw new Error('EIO: i/o error writing the state');
-    super.save(doc);
-  }
-  /** Counter of `id` as saved. */
-  stored(id: 'auth' | 'sign'): number | undefined {
-    return this.load()?.pins[id]?.remaining;
-  }
-}
 
 let profile: Profile;
 let dir: string;
@@ -41,7 +28,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function cardOn(store: MemoryStore | FileStore): { card: VirtualCard; faults: Array<[string, number]> } {
+function cardOn(store: StateStore): { card: VirtualCard; faults: Array<[string, number]> } {
   const card = testCard(profile, { store });
   const faults: Array<[string, number]> = [];
   card.onFault = (err, sw) => faults.push([(err as Error).name, sw]);
@@ -53,7 +40,7 @@ const wrongAuth = () => (authValue() === '0000' ? '9999' : '0000');
 
 describe('a state store that fails on demand', () => {
   it('three correct PINs while saving fails: 65 81 each, no comparison, the counter unchanged in memory and in the store', () => {
-    const store = new FlakyStore();
+    const store = new FaultyStore();
     const { card, faults } = cardOn(store);
     tx(card, JPKI);
     tx(card, AUTH);
@@ -72,8 +59,20 @@ describe('a state store that fails on demand', () => {
     expect(tx(card, verifyCmd(authValue())).swHex).toBe('9000');
   });
 
+  it('the fault is reported through onFault with a message that says nothing was changed, never thrown', () => {
+    const store = new FaultyStore();
+    const card = testCard(profile, { store });
+    const faults: unknown[] = [];
+    card.onFault = (e) => faults.push(e);
+    store.failing = true;
+    tx(card, JPKI);
+    tx(card, AUTH);
+    expect(tx(card, verifyCmd(wrongAuth())).swHex).toBe('6581');
+    expect(faults.map((e) => (e as Error).message)).toEqual(['the card state could not be saved, nothing was changed: EIO: i/o error writing the state']);
+  });
+
   it('a wrong PIN while saving fails is not silently spent: 65 81, the counter stays', () => {
-    const store = new FlakyStore();
+    const store = new FaultyStore();
     const { card } = cardOn(store);
     tx(card, JPKI);
     tx(card, AUTH);
@@ -86,7 +85,7 @@ describe('a state store that fails on demand', () => {
   });
 
   it('the reset to the maximum after a correct PIN fails: the spent try stands (as saved), 65 81, not verified', () => {
-    const store = new FlakyStore();
+    const store = new FaultyStore();
     const { card } = cardOn(store);
     tx(card, JPKI);
     tx(card, AUTH);
@@ -105,7 +104,7 @@ describe('a state store that fails on demand', () => {
   });
 
   it('CHANGE while saving fails: 65 81, the old value stays in memory and in the store', () => {
-    const store = new FlakyStore();
+    const store = new FaultyStore();
     const { card } = cardOn(store);
     tx(card, JPKI);
     tx(card, SIGN);
@@ -122,7 +121,7 @@ describe('a state store that fails on demand', () => {
   });
 
   it('issuer reset-counter and set-pin throw StorageFailure and change nothing', () => {
-    const store = new FlakyStore();
+    const store = new FaultyStore();
     const { card } = cardOn(store);
     tx(card, JPKI);
     tx(card, AUTH);

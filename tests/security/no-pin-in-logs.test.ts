@@ -26,6 +26,7 @@ import type { Profile } from '../../simulator/profile/schema.ts';
 import { cli } from '../support/cli.ts';
 import { newCard, testProfile } from '../support/card.ts';
 import { FakeVpcdServer } from '../support/fake-vpcd.ts';
+import { FaultyStore } from '../support/stores.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -117,14 +118,13 @@ describe('no PIN in the serve log or in error messages', () => {
   it('serve logs VERIFY / CHANGE / RESET RETRY COUNTER / CHANGE KEY of any shape without the PIN, card faults included (property)', async () => {
     const server = new FakeVpcdServer();
     await server.listen();
-    let faults = 0;
-    // Every counter write "fails": the card answers 6F 00 and serve logs the fault with the PIN in flight.
-    const card = await newCard('adult', {
-      afterCounterWrite: () => {
-        faults++;
-        throw new Error('state file write failed (test)');
-      },
-    });
+    // Every state write fails once the card is built: the card answers 65 81 (memory failure) and
+    // serve logs the fault while the PIN is in flight.
+    const store = new FaultyStore();
+    const card = await newCard('adult', { store });
+    store.failing = true;
+    const savesBuilt = store.saves;
+    const failedSaves = () => store.saves - savesBuilt;
     const out: string[] = [];
     const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l), now: () => new Date('2001-02-03T04:05:06.007Z') };
     const running = await startServe({ card: 'p.json', slot: 0, basePort: server.port, quickAck: false, control: join(tempDir(), 'ctl.sock') }, () => card, io);
@@ -139,13 +139,13 @@ describe('no PIN in the serve log or in error messages', () => {
         expect(lines.length).toBeGreaterThanOrEqual(2); // the exchange was logged
         return lines.join('\n');
       };
-      // JPKI AP, EF 0018: a VERIFY 00 20 00 80 now reaches the auth PIN, and its counter write faults.
+      // JPKI AP, EF 0018: a VERIFY 00 20 00 80 now reaches the auth PIN, and its counter write fails.
       await peer.request(Uint8Array.of(0x00, 0xa4, 0x04, 0x0c, 0x0a, 0xd3, 0x92, 0xf0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01));
       await peer.request(Uint8Array.of(0x00, 0xa4, 0x02, 0x0c, 0x02, 0x00, 0x18));
       const verify = Uint8Array.of(0x00, 0x20, 0x00, 0x80, 0x04, ...Buffer.from('7294'));
       const faulted = await send(verify);
-      expect(faults).toBe(1);
-      expect(faulted).toMatch(/warning: card fault, answered 6F 00: state file write failed/);
+      expect(failedSaves()).toBe(1);
+      expect(faulted).toMatch(/warning: card fault, answered 6581 \(MEMORY_FAILURE\): the card state could not be saved, nothing was changed: EIO: i\/o error writing the state/);
       expectNoPin(faulted, '7294');
 
       await fc.assert(
