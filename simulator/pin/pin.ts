@@ -70,10 +70,10 @@ export class StorageFailure extends Error {
 }
 
 /**
- * The card lost power mid-command (thrown by a state store, in tests: the power is pulled during a
- * save). It passes through the storage wrapper (Pin.commit) untouched and is the only exception that
- * escapes the card's transmit(), because a card without power answers nothing. What the store holds
- * then is the truth: build the card again from it, as a real card reads its memory at power-up.
+ * The card lost power mid-command, right after a save reached the store (thrown by a state store; in
+ * tests, the power is pulled once the write landed). The saved state is the truth, so memory takes it
+ * too; then it passes through the storage wrapper (Pin.commit) untouched and is the only exception that
+ * escapes the card's transmit(), because a card without power answers nothing.
  */
 export class PowerLoss extends Error {
   constructor() {
@@ -129,10 +129,18 @@ export class Pin {
     try {
       this.persist(next);
     } catch (err) {
-      // Not a failed write: the card has no power left to answer with, not even 65 81.
-      if (err instanceof PowerLoss) throw err;
+      // Not a failed write: the write landed and then the power went. Memory follows the store, and
+      // the card has no power left to answer with, not even 65 81.
+      if (err instanceof PowerLoss) {
+        this.apply(next);
+        throw err;
+      }
       throw new StorageFailure(err);
     }
+    this.apply(next);
+  }
+
+  private apply(next: PinState): void {
     this.st.value = next.value;
     this.st.remaining = next.remaining;
   }

@@ -72,6 +72,11 @@ describe('state file', () => {
     expect(() => tx(card, verifyCmd(profile.pins.auth.value))).toThrow(PowerLoss);
     expect(card.isPowered).toBe(false);
     expect(store.stored('auth')).toBe(2);
+    // memory follows what reached the store: the same card object, powered again, agrees with the file
+    expect(card.pin('auth').remaining).toBe(2);
+    tx(card, JPKI);
+    tx(card, AUTH);
+    expect(tx(card, '00200080').swHex).toBe('63C2');
     closeAll();
     const after = testCard(profile, { store: fileStore(path) });
     expect(after.pin('auth').remaining).toBe(2);
