@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { vpcdReaderName, type PcscCard, type PcscContext } from '../../harness/pcsc/index.ts';
 import { toHex } from '../../simulator/apdu/codec.ts';
+import { exitOf, stopProcess } from '../child.ts';
 import { VICC, type Resources, type Setup } from './setup.ts';
 
 const VICC_ATR = '3B951381018073FF01000B';
@@ -31,25 +32,6 @@ export interface Inserted {
   handle: PcscCard;
   /** The card-side fix was asked for but is unavailable (no koffi): the label would lie. */
   quickAckUnavailable?: string;
-}
-
-/** Rejects when `p` exits: a process that dies before it is ready must not leave a wait hanging. */
-export function exitOf(p: ChildProcess, what: string, stderr: string[]): Promise<never> {
-  const died = new Promise<never>((_, reject) => {
-    p.once('exit', (code, sig) => reject(new Error(`${what} exited (${sig ?? `code ${code}`}) before it was ready: ${stderr.join('').trim().slice(-600) || 'no output'}`)));
-  });
-  died.catch(() => {});
-  return died;
-}
-
-/** SIGTERM, then SIGKILL after 5 s; resolves once the process has exited. */
-export async function stopProcess(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise<void>((r) => p.once('exit', () => r()));
-  p.kill('SIGTERM');
-  const timer = setTimeout(() => p.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** Fails, naming the fix, when the reader holds a card this group did not insert. */

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { fmt } from '../stats.ts';
-import { exitOf, mustBeEmpty, stopProcess } from './cards.ts';
+import { exitOf, stopProcess } from '../child.ts';
+import { mustBeEmpty } from './cards.ts';
 import type { ServeTimes } from './rows.ts';
 import type { Resources, Setup } from './setup.ts';
 
