@@ -4,7 +4,9 @@ import type { ChildProcess } from 'node:child_process';
 /** Rejects when `p` exits: a process that dies before it is ready must not leave a wait hanging. */
 export function exitOf(p: ChildProcess, what: string, stderr: string[]): Promise<never> {
   const died = new Promise<never>((_, reject) => {
-    p.once('exit', (code, sig) => reject(new Error(`${what} exited (${sig ?? `code ${code}`}) before it was ready: ${stderr.join('').trim().slice(-600) || 'no output'}`)));
+    p.once('exit', (code, sig) =>
+      reject(new Error(`${what} exited (${sig ?? `code ${code}`}) before it was ready: ${stderr.join('').trim().slice(-600) || 'no output'}`)),
+    );
   });
   died.catch(() => {});
   return died;

@@ -47,7 +47,13 @@ export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
     derive.push(performance.now() - t0);
   }
   const d = median(derive);
-  rows.push({ what: 'deriving every EF from a profile (each card build), median of 20', value: `${fmt(d, 1)} ms`, target: '< 50 ms', pass: d < 50, command: cmd });
+  rows.push({
+    what: 'deriving every EF from a profile (each card build), median of 20',
+    value: `${fmt(d, 1)} ms`,
+    target: '< 50 ms',
+    pass: d < 50,
+    command: cmd,
+  });
 
   const card = cardFromProfile(profile);
   card.powerUp();
@@ -56,7 +62,13 @@ export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
   const query = fromHex('00200080');
   log('VERIFY query …');
   const q = median(throughput(() => card.transmit(query), 200_000));
-  rows.push({ what: 'VERIFY query `00 20 00 80` (63 C3): no try spent, nothing saved', value: `${fmt(q)} APDU/s`, target: '> 200,000/s', pass: q > 200_000, command: cmd });
+  rows.push({
+    what: 'VERIFY query `00 20 00 80` (63 C3): no try spent, nothing saved',
+    value: `${fmt(q)} APDU/s`,
+    target: '> 200,000/s',
+    pass: q > 200_000,
+    command: cmd,
+  });
 
   const select = fromHex('00A4020C020018');
   log('SELECT EF …');
@@ -85,8 +97,20 @@ export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
   }
   const cr = median(cardRates);
   const br = median(bareRates);
-  rows.push({ what: 'RSA-2048 signature `80 2A 00 80` by the card', value: `${fmt(cr)} sig/s`, target: 'within 10% of bare', pass: cr >= 0.9 * br, command: cmd });
-  rows.push({ what: 'RSA-2048 `crypto.sign` bare, same run', value: `${fmt(br)} sig/s (card/bare ${fmt(cr / br, 3)})`, target: '(reference)', pass: true, command: cmd });
+  rows.push({
+    what: 'RSA-2048 signature `80 2A 00 80` by the card',
+    value: `${fmt(cr)} sig/s`,
+    target: 'within 10% of bare',
+    pass: cr >= 0.9 * br,
+    command: cmd,
+  });
+  rows.push({
+    what: 'RSA-2048 `crypto.sign` bare, same run',
+    value: `${fmt(br)} sig/s (card/bare ${fmt(cr / br, 3)})`,
+    target: '(reference)',
+    pass: true,
+    command: cmd,
+  });
 
   rows.push(...benchPinPath(profile, log, PIN_PATH));
 
@@ -99,6 +123,12 @@ export async function benchInProcess(log: (s: string) => void): Promise<Row[]> {
   const out = execFileSync(process.execPath, ['bin/run-ts.mjs', 'bench/hold-card.ts', file], { encoding: 'utf8' });
   const mem = JSON.parse(out.trim().split('\n').pop()!) as { vmHwmKb: number };
   const mb = mem.vmHwmKb / 1024;
-  rows.push({ what: 'peak RSS (VmHWM) of a process holding one card', value: `${fmt(mb, 1)} MB`, target: '< 100 MB', pass: mb < 100, command: 'node bin/run-ts.mjs bench/hold-card.ts <profile.json>' });
+  rows.push({
+    what: 'peak RSS (VmHWM) of a process holding one card',
+    value: `${fmt(mb, 1)} MB`,
+    target: '< 100 MB',
+    pass: mb < 100,
+    command: 'node bin/run-ts.mjs bench/hold-card.ts <profile.json>',
+  });
   return rows;
 }

@@ -55,7 +55,14 @@ async function stockPhase(slots: Slots, m: Measurer, rows: Row[], log: (s: strin
   const [sel, ver] = oursProbes(s0, 'qa-on');
   const floor = probe('floor qa-on', s1, SELECT_JPKI);
   await m.measure('stock, card-side fix', [sel, floor, ver, floor], N, BLOCK);
-  rows.push(rttRow('PC/SC round trip, stock Debian, **ours with card-side fix** (quickAck on): SELECT JPKI AP → 90 00', sel, 'median < 250 µs', median(sel.samples) < 250));
+  rows.push(
+    rttRow(
+      'PC/SC round trip, stock Debian, **ours with card-side fix** (quickAck on): SELECT JPKI AP → 90 00',
+      sel,
+      'median < 250 µs',
+      median(sel.samples) < 250,
+    ),
+  );
   rows.push(rttRow('… same, ours: VERIFY query `00 20 00 80` on EF 0018 → 63 C3', ver, 'median < 250 µs', median(ver.samples) < 250));
   rows.push(rttRow('… same setting, floor card (90 00 at once, quickAck on): same SELECT', floor));
   rows.push(ratioRow('ours/floor, stock + card-side fix in both (SELECT medians)', sel, floor));
@@ -67,7 +74,14 @@ async function stockPhase(slots: Slots, m: Measurer, rows: Row[], log: (s: strin
   await m.measure('stock, no fix (the 40 ms stall)', [selOff, vicc], N_STALLED, 5);
   rows.push(rttRow('PC/SC round trip, stock Debian, vicc (no card-side fix exists): SELECT MF `00 A4 00 0C 02 3F 00` → 90 00', vicc, '(reference: ~44 ms)'));
   const mOff = median(selOff.samples);
-  rows.push(rttRow('PC/SC round trip, stock Debian, **ours WITHOUT the fix** (quickAck off): SELECT JPKI AP', selOff, '≈ 44 ms expected (the stall)', mOff > 30_000 && mOff < 60_000));
+  rows.push(
+    rttRow(
+      'PC/SC round trip, stock Debian, **ours WITHOUT the fix** (quickAck off): SELECT JPKI AP',
+      selOff,
+      '≈ 44 ms expected (the stall)',
+      mOff > 30_000 && mOff < 60_000,
+    ),
+  );
   rows.push(ratioRow('ours/vicc, stock Debian: ours with the card-side fix vs vicc', sel, vicc));
   rows.push(ratioRow('ours/vicc, stock Debian, neither with a fix (both stalled)', selOff, vicc));
   return vicc;
@@ -131,7 +145,13 @@ export async function benchPcsc(log: (s: string) => void): Promise<Row[]> {
     let stockVicc: Probe | undefined;
     if (routeWasOn) {
       log('pcsc: WARNING: the loopback route already has "quickack 1" (set by someone else): stock Debian cannot be measured now');
-      rows.push({ what: 'stock Debian rows', value: '**not measured**: the loopback route attribute quickack 1 was already set by someone else', target: 'route off', pass: false, command: GROUP_CMD });
+      rows.push({
+        what: 'stock Debian rows',
+        value: '**not measured**: the loopback route attribute quickack 1 was already set by someone else',
+        target: 'route off',
+        pass: false,
+        command: GROUP_CMD,
+      });
     } else {
       stockVicc = await stockPhase(slots, m, rows, log);
     }

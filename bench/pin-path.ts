@@ -108,13 +108,15 @@ function bareAtomicWrite(dir: string, path: string, bytes: Uint8Array): Uint8Arr
 }
 
 /** A row of per-call times: median, min and max of the samples, and what they are compared with. */
-const timedRow = (minMs: number) => (what: string, ns: number[], target: string, pass: boolean, note?: string): Row => ({
-  what,
-  value: describeNs(ns, minMs) + (note ? `; ${note}` : ''),
-  target,
-  pass,
-  command: CMD,
-});
+const timedRow =
+  (minMs: number) =>
+  (what: string, ns: number[], target: string, pass: boolean, note?: string): Row => ({
+    what,
+    value: describeNs(ns, minMs) + (note ? `; ${note}` : ''),
+    target,
+    pass,
+    command: CMD,
+  });
 
 /** The PIN-path rows: VERIFY (memory and file store), CHANGE REFERENCE DATA, the auth flow. */
 export function benchPinPath(profile: Profile, log: (s: string) => void, opts: PinPathOptions): Row[] {
@@ -158,9 +160,21 @@ function verifyMemoryRows(profile: Profile, { minMs, samples }: PinPathOptions):
   const [rWrong, rRight] = [perSave(wrong, 1, save), perSave(right, 2, save)];
   const row = timedRow(minMs);
   return [
-    row(`VERIFY auth PIN, **wrong** → 63 C${max - 1}, memory store: 1 save (counter ${max} → ${max - 1}); alternating with the right PIN`, wrong, `< ${MEM_VERIFY_WRONG_US} µs, ≤ ${MEM_VS_SAVE}× a bare save`, median(wrong) < MEM_VERIFY_WRONG_US * 1e3 && rWrong <= MEM_VS_SAVE, `${fmt(rWrong, 2)}× a bare save`),
-    row(`VERIFY auth PIN, **right** → 90 00, memory store: 2 saves (${max - 1} → ${max - 2} before comparing, then ${max}); right after the wrong one`, right, `< ${MEM_VERIFY_RIGHT_US} µs, ≤ ${MEM_VS_SAVE}× two bare saves`, median(right) < MEM_VERIFY_RIGHT_US * 1e3 && rRight <= MEM_VS_SAVE, `${fmt(rRight, 2)}× two bare saves`),
-    row('bare `MemoryStore.save` of the card\'s state document (a structuredClone), call by call with the two above', save, '(reference)', true),
+    row(
+      `VERIFY auth PIN, **wrong** → 63 C${max - 1}, memory store: 1 save (counter ${max} → ${max - 1}); alternating with the right PIN`,
+      wrong,
+      `< ${MEM_VERIFY_WRONG_US} µs, ≤ ${MEM_VS_SAVE}× a bare save`,
+      median(wrong) < MEM_VERIFY_WRONG_US * 1e3 && rWrong <= MEM_VS_SAVE,
+      `${fmt(rWrong, 2)}× a bare save`,
+    ),
+    row(
+      `VERIFY auth PIN, **right** → 90 00, memory store: 2 saves (${max - 1} → ${max - 2} before comparing, then ${max}); right after the wrong one`,
+      right,
+      `< ${MEM_VERIFY_RIGHT_US} µs, ≤ ${MEM_VS_SAVE}× two bare saves`,
+      median(right) < MEM_VERIFY_RIGHT_US * 1e3 && rRight <= MEM_VS_SAVE,
+      `${fmt(rRight, 2)}× two bare saves`,
+    ),
+    row("bare `MemoryStore.save` of the card's state document (a structuredClone), call by call with the two above", save, '(reference)', true),
   ];
 }
 
@@ -183,7 +197,13 @@ function changeRows(profile: Profile, { minMs, samples }: PinPathOptions): Row[]
   const [change, save] = [m.get('change')!, m.get('save')!];
   const r = perSave(change, 1, save);
   return [
-    timedRow(minMs)('CHANGE REFERENCE DATA `00 24 01 80 04 …` on the auth PIN → 90 00, right after a VERIFY, memory store: 1 save (new value, counter at max)', change, `< ${MEM_CHANGE_US} µs, ≤ ${MEM_VS_SAVE}× a bare save`, median(change) < MEM_CHANGE_US * 1e3 && r <= MEM_VS_SAVE, `${fmt(r, 2)}× a bare save`),
+    timedRow(minMs)(
+      'CHANGE REFERENCE DATA `00 24 01 80 04 …` on the auth PIN → 90 00, right after a VERIFY, memory store: 1 save (new value, counter at max)',
+      change,
+      `< ${MEM_CHANGE_US} µs, ≤ ${MEM_VS_SAVE}× a bare save`,
+      median(change) < MEM_CHANGE_US * 1e3 && r <= MEM_VS_SAVE,
+      `${fmt(r, 2)}× a bare save`,
+    ),
   ];
 }
 
@@ -223,9 +243,27 @@ function verifyFileStoreRows(profile: Profile, { minMs, samples }: PinPathOption
   const rRight = median(right) / (2 * bare);
   const row = timedRow(minMs);
   return [
-    row(`VERIFY auth PIN, **wrong** → 63 C${max - 1}, **file store** (FileStore in ${tmpdir()}): 1 save = 1 atomic write, bounded by fsync`, wrong, `≤ ${FILE_VS_BARE}× the bare atomic write`, rWrong <= FILE_VS_BARE, `${fmt(rWrong, 2)}× the bare atomic write`),
-    row('VERIFY auth PIN, **right** → 90 00, **file store**: 2 saves = 2 atomic writes, bounded by fsync', right, `≤ ${FILE_VS_BARE}× two bare atomic writes`, rRight <= FILE_VS_BARE, `${fmt(rRight, 2)}× two bare atomic writes`),
-    row(`bare atomic write of the same ${bytes.length} bytes, call by call with the two above: write temp + fsync + close + rename + fsync the directory`, atomic, '(reference)', true, `${fmt(bare / median(fsync), 2)}× the bare fsync`),
+    row(
+      `VERIFY auth PIN, **wrong** → 63 C${max - 1}, **file store** (FileStore in ${tmpdir()}): 1 save = 1 atomic write, bounded by fsync`,
+      wrong,
+      `≤ ${FILE_VS_BARE}× the bare atomic write`,
+      rWrong <= FILE_VS_BARE,
+      `${fmt(rWrong, 2)}× the bare atomic write`,
+    ),
+    row(
+      'VERIFY auth PIN, **right** → 90 00, **file store**: 2 saves = 2 atomic writes, bounded by fsync',
+      right,
+      `≤ ${FILE_VS_BARE}× two bare atomic writes`,
+      rRight <= FILE_VS_BARE,
+      `${fmt(rRight, 2)}× two bare atomic writes`,
+    ),
+    row(
+      `bare atomic write of the same ${bytes.length} bytes, call by call with the two above: write temp + fsync + close + rename + fsync the directory`,
+      atomic,
+      '(reference)',
+      true,
+      `${fmt(bare / median(fsync), 2)}× the bare fsync`,
+    ),
     row(`bare fsync, same run: pwrite of the same ${bytes.length} bytes into one open file + fsync`, fsync, '(reference)', true),
   ];
 }

@@ -41,7 +41,13 @@ function pairRows(what: string, command: string, p: Pair, show: (xs: number[]) =
       pass: r <= LIMIT,
       command: `${STARTUP_CMD} — \`${NEW_CLI} ${command}\``,
     },
-    { what: `… same, **old**: \`${OLD_CLI}\` (bin/launch.mjs, warm cache)`, value: show(p.old), target: '(reference)', pass: true, command: `${STARTUP_CMD} — \`${OLD_CLI} ${command}\`` },
+    {
+      what: `… same, **old**: \`${OLD_CLI}\` (bin/launch.mjs, warm cache)`,
+      value: show(p.old),
+      target: '(reference)',
+      pass: true,
+      command: `${STARTUP_CMD} — \`${OLD_CLI} ${command}\``,
+    },
   ];
 }
 
@@ -50,7 +56,21 @@ export function startupRows(s: StartupSamples, load: { start: string; end: strin
     ...pairRows('`serve --help` wall time, spawn → exit, interleaved', 'serve --help', s.helpMs, ms),
     ...pairRows('`serve --help` peak RSS (VmHWM, `/usr/bin/time -f %M`)', 'serve --help', s.helpKb, mb),
   ];
-  if (s.serveKb) rows.push(...pairRows('peak RSS (VmHWM) of a process serving a card (reversed mode, nothing connects)', 'serve --card <profile.json> --reversed --vpcd-port <free>', s.serveKb, mb));
-  rows.push({ what: 'load average (1/5/15 min) at the start / end of the start-up group', value: `${load.start} / ${load.end}`, target: '(2 cores, shared with other engineers)', pass: true, command: 'cat /proc/loadavg' });
+  if (s.serveKb)
+    rows.push(
+      ...pairRows(
+        'peak RSS (VmHWM) of a process serving a card (reversed mode, nothing connects)',
+        'serve --card <profile.json> --reversed --vpcd-port <free>',
+        s.serveKb,
+        mb,
+      ),
+    );
+  rows.push({
+    what: 'load average (1/5/15 min) at the start / end of the start-up group',
+    value: `${load.start} / ${load.end}`,
+    target: '(2 cores, shared with other engineers)',
+    pass: true,
+    command: 'cat /proc/loadavg',
+  });
   return rows;
 }

@@ -77,7 +77,9 @@ async function servedKb(root: string, tmp: string, profile: string, way: Way, ru
   let timer: NodeJS.Timeout | undefined;
   try {
     const up = new Promise<void>((r) => createInterface({ input: p.stdout! }).on('line', (l) => /control: /.test(l) && r()));
-    const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`serve (${way}) printed no control line within 20 s`)), 20_000)));
+    const deadline = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`serve (${way}) printed no control line within 20 s`)), 20_000)),
+    );
     await Promise.race([up, exitOf(p, `serve (${way})`, stderr), deadline]);
     const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1]);
     if (!kb) throw new Error(`no VmHWM in /proc/${p.pid}/status`);

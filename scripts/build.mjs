@@ -46,7 +46,9 @@ export async function buildDist(root = ROOT) {
     logLevel: 'error',
     absWorkingDir: root,
   });
-  const inputs = Object.keys(result.metafile.inputs).filter((f) => !f.startsWith('node_modules/')).sort();
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((f) => !f.startsWith('node_modules/'))
+    .sort();
   const tmp = join(root, `.dist-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   mkdirSync(join(tmp, 'cli'), { recursive: true });
   for (const f of result.outputFiles) {
@@ -54,7 +56,10 @@ export async function buildDist(root = ROOT) {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, f.contents);
   }
-  writeFileSync(join(tmp, 'build.json'), `${JSON.stringify({ format: 'myna-hil/dist', builtAt: new Date().toISOString(), entries: ENTRIES, inputs }, null, 2)}\n`);
+  writeFileSync(
+    join(tmp, 'build.json'),
+    `${JSON.stringify({ format: 'myna-hil/dist', builtAt: new Date().toISOString(), entries: ENTRIES, inputs }, null, 2)}\n`,
+  );
   // Replace dist/ in two renames; the old one is removed afterwards.
   const old = join(root, `.dist-old-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   let hadOld = true;

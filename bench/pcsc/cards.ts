@@ -66,7 +66,14 @@ function launchVicc(res: Resources, setup: Setup, slot: number): Launched {
 
 /** Ours or the floor card, through bench/pcsc-card.ts, which reports on stdout in JSON lines. */
 function launchOurs(res: Resources, setup: Setup, slot: number, spec: { kind: 'myna' | 'floor'; quickAck: boolean }): Launched {
-  const args = ['bin/run-ts.mjs', 'bench/pcsc-card.ts', spec.kind, String(slot), spec.quickAck ? 'on' : 'off', ...(spec.kind === 'myna' ? [setup.profilePath] : [])];
+  const args = [
+    'bin/run-ts.mjs',
+    'bench/pcsc-card.ts',
+    spec.kind,
+    String(slot),
+    spec.quickAck ? 'on' : 'off',
+    ...(spec.kind === 'myna' ? [setup.profilePath] : []),
+  ];
   const proc = res.spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const events = new Map<string, (v: Record<string, unknown>) => void>();
   const on = <T>(ev: string) => new Promise<T>((r) => events.set(ev, r as (v: Record<string, unknown>) => void));
@@ -148,9 +155,11 @@ export class Slots {
       timer = setTimeout(() => reject(new Error(`${label(spec)}: not inserted within 15 s: ${this.whyNotInserted(reader, spec, stderr)}`)), 15_000);
     });
     try {
-      const [st] = await Promise.race([Promise.all([launched.started, launched.ready, pcsc.waitForCard(reader, 'present', { timeoutMs: 15_000 })]), died, deadline]).finally(() =>
-        clearTimeout(timer),
-      );
+      const [st] = await Promise.race([
+        Promise.all([launched.started, launched.ready, pcsc.waitForCard(reader, 'present', { timeoutMs: 15_000 })]),
+        died,
+        deadline,
+      ]).finally(() => clearTimeout(timer));
       const state = pcsc.readerState(reader)!;
       if (spec.kind === 'vicc' && toHex(state.atr) !== VICC_ATR) throw new Error(`"${reader}" shows ATR ${toHex(state.atr)}, not vicc's`);
       const handle = await pcsc.connect(reader, { share: 'shared', protocol: 'T1' });

@@ -29,7 +29,14 @@ export interface Probe {
   samples: number[];
 }
 
-export const probe = (id: string, ins: Inserted, apdu: Uint8Array, expectSw = 0x9000, setup: Uint8Array[] = []): Probe => ({ id, ins, apdu, expectSw, setup, samples: [] });
+export const probe = (id: string, ins: Inserted, apdu: Uint8Array, expectSw = 0x9000, setup: Uint8Array[] = []): Probe => ({
+  id,
+  ins,
+  apdu,
+  expectSw,
+  setup,
+  samples: [],
+});
 
 /** Ours: SELECT JPKI AP → 90 00, and (unless `verify` is false) the VERIFY query on EF 0018 → 63 C3. */
 export const oursProbes = (ins: Inserted, tag: string, verify = true): Probe[] => [
@@ -87,7 +94,9 @@ export class Measurer {
    */
   async measure(title: string, rotation: Probe[], n: number, block: number): Promise<void> {
     const probes = [...new Set(rotation)];
-    this.log(`pcsc: ${title}: ${rotation.map((p) => p.id).join(' → ')}: ${WARMUP} warm-ups, then N=${n} per turn, interleaved in blocks of ${block} (load ${loadavg()})`);
+    this.log(
+      `pcsc: ${title}: ${rotation.map((p) => p.id).join(' → ')}: ${WARMUP} warm-ups, then N=${n} per turn, interleaved in blocks of ${block} (load ${loadavg()})`,
+    );
     for (const p of probes) {
       for (const s of p.setup) await send(p.ins, s, 0x9000);
       for (let i = 0; i < WARMUP; i++) await send(p.ins, p.apdu, p.expectSw);

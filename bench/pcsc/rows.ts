@@ -33,7 +33,13 @@ export function rttRow(what: string, p: Measured, target = '(reference)', pass =
 export function ratioRow(what: string, a: Measured, b: Measured, target = '(reference)', limit = Infinity): Row {
   const r = median(a.samples) / median(b.samples);
   const shown = r < 0.1 ? `${fmt(r, 4)}× (1/${fmt(1 / r)})` : `${fmt(r, 2)}×`;
-  return { what, value: `${shown}: ${fmtUs(median(a.samples))} / ${fmtUs(median(b.samples))}`, target, pass: r <= limit, command: `${GROUP_CMD} (cards: ${cardOf(a)}; ${cardOf(b)})` };
+  return {
+    what,
+    value: `${shown}: ${fmtUs(median(a.samples))} / ${fmtUs(median(b.samples))}`,
+    target,
+    pass: r <= limit,
+    command: `${GROUP_CMD} (cards: ${cardOf(a)}; ${cardOf(b)})`,
+  };
 }
 
 /** `serve` spawned → PRESENT, split by the serve process's own lines; each array has one entry per run (ms). */
@@ -51,15 +57,45 @@ const medianMax = (xs: number[], d = 0) => `median ${fmt(median(xs), d)} ms, max
 export function serveRows(t: ServeTimes): Row[] {
   const totalOk = median(t.total) < 1000 && Math.max(...t.total) < 1000;
   return [
-    { what: `\`serve\` spawned → reader PRESENT at a watching client (${t.total.length} runs, random gaps)`, value: medianMax(t.total), target: '< 1000 ms (median and max)', pass: totalOk, command: `${GROUP_CMD} — \`${SERVE_CMD}\`` },
-    { what: '… of which: spawn → process up (its "serving" line: Node start, bundle load, card built from the profile)', value: medianMax(t.up), target: '(reference)', pass: true, command: GROUP_CMD },
-    { what: '… process up → its "card visible" line (vpcd takes the card at its next poll, every 400 ms)', value: medianMax(t.upToVisible), target: '(reference: 0-400 ms)', pass: true, command: GROUP_CMD },
-    { what: '… "card visible" → PRESENT at the client (pcscd powers the card up and reports it)', value: medianMax(t.visibleToPresent, 1), target: '(reference)', pass: true, command: GROUP_CMD },
+    {
+      what: `\`serve\` spawned → reader PRESENT at a watching client (${t.total.length} runs, random gaps)`,
+      value: medianMax(t.total),
+      target: '< 1000 ms (median and max)',
+      pass: totalOk,
+      command: `${GROUP_CMD} — \`${SERVE_CMD}\``,
+    },
+    {
+      what: '… of which: spawn → process up (its "serving" line: Node start, bundle load, card built from the profile)',
+      value: medianMax(t.up),
+      target: '(reference)',
+      pass: true,
+      command: GROUP_CMD,
+    },
+    {
+      what: '… process up → its "card visible" line (vpcd takes the card at its next poll, every 400 ms)',
+      value: medianMax(t.upToVisible),
+      target: '(reference: 0-400 ms)',
+      pass: true,
+      command: GROUP_CMD,
+    },
+    {
+      what: '… "card visible" → PRESENT at the client (pcscd powers the card up and reports it)',
+      value: medianMax(t.visibleToPresent, 1),
+      target: '(reference)',
+      pass: true,
+      command: GROUP_CMD,
+    },
   ];
 }
 
 export function loadRow(start: string, end: string): Row {
-  return { what: 'load average (1/5/15 min) at the start / end of the PC/SC group', value: `${start} / ${end}`, target: '(2 cores, shared with other engineers)', pass: true, command: 'cat /proc/loadavg' };
+  return {
+    what: 'load average (1/5/15 min) at the start / end of the PC/SC group',
+    value: `${start} / ${end}`,
+    target: '(2 cores, shared with other engineers)',
+    pass: true,
+    command: 'cat /proc/loadavg',
+  };
 }
 
 export function failedRow(message: string): Row {

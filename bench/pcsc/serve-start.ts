@@ -26,7 +26,9 @@ async function oneStart(res: Resources, setup: Setup, run: number): Promise<{ t0
   });
   const ctl = join(setup.tmp, `ctl-${run}.sock`);
   const t0 = process.hrtime.bigint();
-  const p = res.spawn(process.execPath, ['bin/myna-hil.mjs', 'serve', '--card', setup.profilePath, '--slot', '0', '--control', ctl], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = res.spawn(process.execPath, ['bin/myna-hil.mjs', 'serve', '--card', setup.profilePath, '--slot', '0', '--control', ctl], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const stderr: string[] = [];
   p.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
   let sawVisible: () => void = () => {};
@@ -63,7 +65,9 @@ export async function serveToPresent(res: Resources, setup: Setup, runs: number,
     t.up.push(ms(s.t0, s.tUp));
     t.upToVisible.push(ms(s.tUp, s.tVisible));
     t.visibleToPresent.push(ms(s.tVisible, s.tPresent));
-    log(`pcsc:   run ${run + 1}: spawn → PRESENT ${fmt(t.total.at(-1)!)} ms (process up ${fmt(t.up.at(-1)!)} ms, up → "card visible" ${fmt(t.upToVisible.at(-1)!)} ms, → PRESENT +${fmt(t.visibleToPresent.at(-1)!, 1)} ms)`);
+    log(
+      `pcsc:   run ${run + 1}: spawn → PRESENT ${fmt(t.total.at(-1)!)} ms (process up ${fmt(t.up.at(-1)!)} ms, up → "card visible" ${fmt(t.upToVisible.at(-1)!)} ms, → PRESENT +${fmt(t.visibleToPresent.at(-1)!, 1)} ms)`,
+    );
     await setup.pcsc.waitForCard(reader, 'absent', { timeoutMs: 5000 });
   }
   return t;

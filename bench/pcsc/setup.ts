@@ -176,7 +176,8 @@ export async function setUp(res: Resources, log: (s: string) => void): Promise<S
   res.ctx = pcsc;
   const readers = await pcsc.listReaders({ timeoutMs: 5000 });
   for (const s of [0, 1]) {
-    if (!readers.includes(vpcdReaderName(s))) throw new Error(`pcscd has no reader "${vpcdReaderName(s)}" (readers: ${readers.join(', ')}); is vsmartcard-vpcd installed?`);
+    if (!readers.includes(vpcdReaderName(s)))
+      throw new Error(`pcscd has no reader "${vpcdReaderName(s)}" (readers: ${readers.join(', ')}); is vsmartcard-vpcd installed?`);
   }
   return { root: res.root, tmp, profilePath, pcsc, vicc, loadStart };
 }

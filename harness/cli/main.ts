@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     .usage('$0 <command> [options]\n\nVirtual My Number Card (マイナンバーカード) simulator and test harness.')
     .strict()
     .demandCommand(1, 'Name a command; see the list above.')
-    .example('$0 demo', 'make a test card and run the spec\'s client flows against it in process')
+    .example('$0 demo', "make a test card and run the spec's client flows against it in process")
     .example('$0 card new --out card.json', 'make a card profile (holder, PINs, keys, certificates)')
     .example('$0 serve --card card.json --state card.state.json', 'put the card in the PC/SC reader "Virtual PCD 00 00"')
     .example('$0 issuer status --card card.json --state card.state.json', 'retry counters and locks')

@@ -12,7 +12,11 @@ import { InputError } from '../../simulator/errors.ts';
 export function secretOptions<T>(y: Argv<T>, name: string, describe: string): Argv<T> {
   return (y as Argv)
     .option(name, { type: 'string', requiresArg: true, describe: `${describe} (seen by other users in ps: prefer --${name}-file or --${name}-env)` })
-    .option(`${name}-file`, { type: 'string', requiresArg: true, describe: `Read --${name} from this file, - for standard input (one trailing newline is dropped)` })
+    .option(`${name}-file`, {
+      type: 'string',
+      requiresArg: true,
+      describe: `Read --${name} from this file, - for standard input (one trailing newline is dropped)`,
+    })
     .option(`${name}-env`, { type: 'string', requiresArg: true, describe: `Read --${name} from this environment variable` }) as Argv<T>;
 }
 
@@ -33,7 +37,8 @@ export function readSecret(args: Record<string, unknown>, name: string, required
   const given = [name, `${name}-file`, `${name}-env`].filter((o) => args[o] !== undefined);
   if (given.length > 1) throw new InputError(`--${given.join(' and --')}: give the value of --${name} once, from one of them`);
   if (given.length === 0) {
-    if (required) throw new InputError(`--${name}: missing (fix: give --${name}-file PATH, --${name}-file - for standard input, --${name}-env VAR, or --${name} VALUE)`);
+    if (required)
+      throw new InputError(`--${name}: missing (fix: give --${name}-file PATH, --${name}-file - for standard input, --${name}-env VAR, or --${name} VALUE)`);
     return undefined;
   }
   const source = given[0];

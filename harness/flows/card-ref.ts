@@ -24,9 +24,7 @@ export const EF = {
 } as const;
 
 /** `30 31 30 0D 06 09 <id-sha256> 05 00 04 20` (docs/card.md §6, RFC 8017 9.2 note 1). */
-export const SHA256_DIGESTINFO_PREFIX = bytes(
-  0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
-);
+export const SHA256_DIGESTINFO_PREFIX = bytes(0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20);
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash('sha256');
@@ -39,7 +37,8 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
  * OCTET STRING holds three SHA-256 values (docs/card.md §3.3 DF28). Short DER lengths suffice below 111.
  */
 export function sha256DigestInfo(digest: Uint8Array): Uint8Array {
-  if (digest.length % 32 !== 0 || digest.length === 0 || digest.length > 96) throw new RangeError(`a DigestInfo of ${digest.length} bytes is not one the card uses`);
+  if (digest.length % 32 !== 0 || digest.length === 0 || digest.length > 96)
+    throw new RangeError(`a DigestInfo of ${digest.length} bytes is not one the card uses`);
   const info = new Uint8Array(SHA256_DIGESTINFO_PREFIX.length + digest.length);
   info.set(SHA256_DIGESTINFO_PREFIX);
   info[1] = 0x11 + digest.length; // outer SEQUENCE: algorithm (15) + OCTET STRING header (2) + digest

@@ -61,7 +61,10 @@ const text = (u: Uint8Array | undefined, encoding: BufferEncoding): string => Bu
 export class FlowSession {
   readonly checks: Check[] = [];
   readonly exchanges: Exchange[] = [];
-  constructor(private readonly channel: ApduChannel, private readonly onExchange?: (e: Exchange) => void) {}
+  constructor(
+    private readonly channel: ApduChannel,
+    private readonly onExchange?: (e: Exchange) => void,
+  ) {}
 
   /** Sends a command; with `expectSw`, a different SW fails the flow at once. */
   async send(command: Uint8Array, expectSw?: number): Promise<{ data: Uint8Array; sw: number }> {
@@ -273,7 +276,11 @@ export const SPEC_FLOWS: Flow[] = [
       s.check('address is present', b4.address.length > 0);
       s.check('birth date is YYYYMMDD', /^\d{8}$/.test(b4.birth), b4.birth);
       s.check('sex is a JIS X 0303 code', /^[0129]$/.test(b4.sex), b4.sex);
-      s.check('DF21 offsets point at DF22..DF25', b4.offsets.table.join() === b4.offsets.actual.join(), `table ${b4.offsets.table} actual ${b4.offsets.actual}`);
+      s.check(
+        'DF21 offsets point at DF22..DF25',
+        b4.offsets.table.join() === b4.offsets.actual.join(),
+        `table ${b4.offsets.table} actual ${b4.offsets.actual}`,
+      );
     },
   },
   {

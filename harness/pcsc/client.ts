@@ -236,7 +236,10 @@ export class PcscContext {
         start.call(native, (err, data) => {
           cb(err, data);
           if (!err && data) {
-            this.readerNames = data.toString('latin1').split('\u0000').filter((s) => s.length > 0);
+            this.readerNames = data
+              .toString('latin1')
+              .split('\u0000')
+              .filter((s) => s.length > 0);
             this.listed = true;
             this.notify();
           }
@@ -284,16 +287,15 @@ export class PcscContext {
   }
 
   /** Waits until the reader's state satisfies the predicate. */
-  async waitForState(
-    reader: string,
-    predicate: (s: ReaderState) => boolean,
-    opts: WaitOptions = {},
-    what = `a state of "${reader}"`,
-  ): Promise<ReaderState> {
-    await this.waitUntil(() => {
-      const s = this.states.get(reader);
-      return !!s && predicate(s);
-    }, opts, what);
+  async waitForState(reader: string, predicate: (s: ReaderState) => boolean, opts: WaitOptions = {}, what = `a state of "${reader}"`): Promise<ReaderState> {
+    await this.waitUntil(
+      () => {
+        const s = this.states.get(reader);
+        return !!s && predicate(s);
+      },
+      opts,
+      what,
+    );
     return this.states.get(reader)!;
   }
 

@@ -121,7 +121,9 @@ async function clearStaleSocket(path: string): Promise<void> {
   try {
     unlinkSync(path);
   } catch (err) {
-    throw new InputError(`control socket ${path} is left over from an earlier serve and cannot be removed (${(err as Error).message}): remove it, or choose another path with --control <path>`);
+    throw new InputError(
+      `control socket ${path} is left over from an earlier serve and cannot be removed (${(err as Error).message}): remove it, or choose another path with --control <path>`,
+    );
   }
 }
 
@@ -162,7 +164,9 @@ export function ensurePrivateDir(dir: string): void {
     mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new InputError(`cannot create the control socket directory ${dir}: ${(err as Error).message} (fix: create it with mode 0700, or give serve a socket path with --control <path>)`);
+      throw new InputError(
+        `cannot create the control socket directory ${dir}: ${(err as Error).message} (fix: create it with mode 0700, or give serve a socket path with --control <path>)`,
+      );
     }
   }
   const st = lstatSync(dir);
@@ -170,7 +174,9 @@ export function ensurePrivateDir(dir: string): void {
   if (!st.isDirectory()) throw new InputError(`control socket directory ${dir} is not a directory ${fix}`);
   if (st.uid !== uid) throw new InputError(`control socket directory ${dir} belongs to uid ${st.uid}, not to you (uid ${uid}) ${fix}`);
   if (st.mode & 0o077) {
-    throw new InputError(`control socket directory ${dir} has mode ${(st.mode & 0o777).toString(8)}, open to other users (fix: chmod 700 ${dir}, or give serve a socket path with --control <path>)`);
+    throw new InputError(
+      `control socket directory ${dir} has mode ${(st.mode & 0o777).toString(8)}, open to other users (fix: chmod 700 ${dir}, or give serve a socket path with --control <path>)`,
+    );
   }
 }
 
@@ -284,7 +290,11 @@ export async function sendControl(path: string, command: string, opts: { method?
     req.on('error', (err: NodeJS.ErrnoException) => {
       // Nobody there (no file, or a serve that is gone): the path given is wrong, not the program.
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-        reject(new InputError(`control socket ${path}: no \`myna-hil serve\` listens there (${err.code}) (fix: start serve, or pass the control path it printed at start)`));
+        reject(
+          new InputError(
+            `control socket ${path}: no \`myna-hil serve\` listens there (${err.code}) (fix: start serve, or pass the control path it printed at start)`,
+          ),
+        );
       } else reject(err);
     });
     req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));

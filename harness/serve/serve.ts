@@ -175,7 +175,6 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
     }
   };
 
-
   // The control socket is claimed before the card goes into vpcd: a second serve for the slot
   // (its socket in use) must fail without its card ever appearing in the reader.
   let control: ControlServer | undefined;
@@ -200,11 +199,16 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
     await card.close?.();
     throw err;
   }
-  const where = mode === 'connect' ? `connecting to vpcd at ${transport.host}:${transport.port}` : `listening for vpcd on ${transport.host}:${transport.port} (reversed mode)`;
+  const where =
+    mode === 'connect'
+      ? `connecting to vpcd at ${transport.host}:${transport.port}`
+      : `listening for vpcd on ${transport.host}:${transport.port} (reversed mode)`;
   const qa = transport.status().quickAck;
   log(`serving ${opts.card}${opts.state ? ` (state ${opts.state})` : ''} in vpcd slot ${slot}, ${where}`);
   log(`TCP_QUICKACK fix: ${qa.available ? 'on' : `off (${qa.reason})`}`);
-  log(`control: ${control.path} (POST /remove, /insert, /reset, /issuer/reset-counter, /issuer/set-pin, /reinit-sign-password; GET /status); pid ${process.pid}`);
+  log(
+    `control: ${control.path} (POST /remove, /insert, /reset, /issuer/reset-counter, /issuer/set-pin, /reinit-sign-password; GET /status); pid ${process.pid}`,
+  );
 
   let stopping: Promise<void> | undefined;
   const ctl = control;

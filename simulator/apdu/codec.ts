@@ -27,7 +27,10 @@ const EMPTY = new Uint8Array(0);
 export function parseCommand(raw: Uint8Array): CommandApdu {
   const n = raw.length;
   if (n < 4) throw new CardError(SW.WRONG_LENGTH, 'APDU shorter than 4 bytes');
-  const cla = raw[0], ins = raw[1], p1 = raw[2], p2 = raw[3];
+  const cla = raw[0],
+    ins = raw[1],
+    p1 = raw[2],
+    p2 = raw[3];
   if (n === 4) return { cla, ins, p1, p2, data: EMPTY, ne: 0, case: 1, extended: false };
   const b4 = raw[4];
   if (n === 5) return { cla, ins, p1, p2, data: EMPTY, ne: b4 === 0 ? 256 : b4, case: 2, extended: false };

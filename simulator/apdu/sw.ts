@@ -33,9 +33,7 @@ export const SW = {
 
 export type SwName = keyof typeof SW;
 
-const NAMES = new Map<number, string>(
-  Object.entries(SW).map(([k, v]) => [v, k] as [number, string]),
-);
+const NAMES = new Map<number, string>(Object.entries(SW).map(([k, v]) => [v, k] as [number, string]));
 
 /** Human-readable name of a status word, e.g. `SECURITY_STATUS_NOT_SATISFIED` or `COUNTER(2)`. */
 export function swName(sw: number): string {
@@ -53,7 +51,10 @@ export function swHex(sw: number): string {
  * (the card's transmit) turns it into a response.
  */
 export class CardError extends Error {
-  constructor(public readonly sw: number, message?: string) {
+  constructor(
+    public readonly sw: number,
+    message?: string,
+  ) {
     super(message ?? `card error ${swHex(sw)} (${swName(sw)})`);
     this.name = 'CardError';
   }

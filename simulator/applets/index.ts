@@ -41,9 +41,7 @@ export function jpkiApplet(f: DerivedFiles, keys: AppletKeys, p: Pins, b: Behavi
     name: 'jpki',
     aid: AID.jpki,
     efs: efMap(
-      f.jpki.signCert
-        ? { kind: 'binary', fid: 0x0001, data: f.jpki.signCert, read: { anyOf: [p.sign] } }
-        : { kind: 'absent', fid: 0x0001, selectSw: missing },
+      f.jpki.signCert ? { kind: 'binary', fid: 0x0001, data: f.jpki.signCert, read: { anyOf: [p.sign] } } : { kind: 'absent', fid: 0x0001, selectSw: missing },
       { kind: 'binary', fid: 0x0002, data: f.jpki.signCa, read: 'free' },
       { kind: 'binary', fid: 0x0006, data: f.jpki.tokenInfo, read: 'free' },
       { kind: 'binary', fid: 0x0008, data: f.jpki.certAvailability, read: 'free' },
@@ -127,10 +125,7 @@ export function jukiApplet(f: DerivedFiles, p: Pins): Applet {
   return {
     name: 'juki',
     aid: AID.juki,
-    efs: efMap(
-      { kind: 'record', fid: 0x0002, records: f.jukiRecords.get(0x0002) ?? [], read: 'free' },
-      { kind: 'pin', fid: 0x001c, pin: p.juki },
-    ),
+    efs: efMap({ kind: 'record', fid: 0x0002, records: f.jukiRecords.get(0x0002) ?? [], read: 'free' }, { kind: 'pin', fid: 0x001c, pin: p.juki }),
   };
 }
 

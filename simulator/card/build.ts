@@ -94,13 +94,16 @@ function deriveNamingSource(profile: Profile, source: string): DerivedFiles {
 function applyStored(stored: CardStateDoc, location: string, states: Record<PinId, PinState>, rules: Record<PinId, PinRule>): void {
   for (const [id, st] of Object.entries(stored.pins) as [PinId, PinState][]) {
     if (st.remaining > rules[id].maxTries) {
-      throw new InputError(`${location}: field pins.${id}.remaining: ${st.remaining} is above the maximum of ${rules[id].maxTries}; fix it or delete the state file`);
+      throw new InputError(
+        `${location}: field pins.${id}.remaining: ${st.remaining} is above the maximum of ${rules[id].maxTries}; fix it or delete the state file`,
+      );
     }
     // Only the user PINs change value on the card; 照合番号A/B and the birth-date key are the
     // holder data of the profile, so their stored counters are kept and their values are not.
     if (isUserPin(id)) {
       const problem = userPinValueProblem(id, st.value);
-      if (problem) throw new InputError(`${location}: field pins.${id}.value: ${problem}; set a valid value with \`myna-hil issuer set-pin\` or delete the state file`);
+      if (problem)
+        throw new InputError(`${location}: field pins.${id}.value: ${problem}; set a valid value with \`myna-hil issuer set-pin\` or delete the state file`);
       states[id] = { value: st.value, remaining: st.remaining };
     } else states[id].remaining = st.remaining;
   }
@@ -118,7 +121,9 @@ export function cardFromProfile(profile: Profile, options: CardOptions = {}): Vi
   const stored = store.load();
   if (stored) {
     if (stored.card !== fingerprint) {
-      throw new InputError(`${store.location}: field card: this state belongs to another card (${stored.card}, the profile is ${fingerprint}); use another --state file or delete this one`);
+      throw new InputError(
+        `${store.location}: field card: this state belongs to another card (${stored.card}, the profile is ${fingerprint}); use another --state file or delete this one`,
+      );
     }
     applyStored(stored, store.location, states, rules);
   }
@@ -141,7 +146,14 @@ export function cardFromProfile(profile: Profile, options: CardOptions = {}): Vi
   const b = profile.behaviour;
   return new VirtualCard({
     atr: options.atr ?? fromHex(profile.card.atr),
-    applets: [jpkiApplet(files, keys, pins, b), textApplet(files, keys, pins), faceApplet(files, keys, pins), jukiApplet(files, pins), commonApplet(files, keys, pins), isdApplet()],
+    applets: [
+      jpkiApplet(files, keys, pins, b),
+      textApplet(files, keys, pins),
+      faceApplet(files, keys, pins),
+      jukiApplet(files, pins),
+      commonApplet(files, keys, pins),
+      isdApplet(),
+    ],
     mf: mfFiles(),
     pins,
     behaviour: b,

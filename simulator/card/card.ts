@@ -205,13 +205,24 @@ export class VirtualCard implements SmartCard {
     [0x88, { name: 'INTERNAL AUTHENTICATE', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.internalAuthenticate(c) }],
     [0xca, { name: 'GET DATA', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.getData(c) }],
     // The card never answers 61 xx, so there is never a response to get.
-    [0xc0, { name: 'GET RESPONSE', cla: 0x00, otherClass: SW.CLA_NOT_SUPPORTED, run: () => fail(SW.CONDITIONS_NOT_SATISFIED, 'no response pending (the card never answers 61xx)') }],
+    [
+      0xc0,
+      {
+        name: 'GET RESPONSE',
+        cla: 0x00,
+        otherClass: SW.CLA_NOT_SUPPORTED,
+        run: () => fail(SW.CONDITIONS_NOT_SATISFIED, 'no response pending (the card never answers 61xx)'),
+      },
+    ],
     [0x2a, { name: 'COMPUTE DIGITAL SIGNATURE', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.computeDigitalSignature(c) }],
     [0x32, { name: 'CHANGE KEY', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: (card, c) => card.change(c, 'CHANGE_KEY') }],
     // Terminal card-verifiable certificate: not supported for clients [1].
     [0xa2, { name: 'TERMINAL CVC', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: () => fail(SW.CONDITIONS_NOT_SATISFIED) }],
     // Secure messaging set-up: the answer depends on the application (66 F1 in some) [1].
-    [0xae, { name: 'SET SESSION KEY', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: (card) => fail(card.df.setSessionKeySw ?? SW.CONDITIONS_NOT_SATISFIED) }],
+    [
+      0xae,
+      { name: 'SET SESSION KEY', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: (card) => fail(card.df.setSessionKeySw ?? SW.CONDITIONS_NOT_SATISFIED) },
+    ],
     // The iPhone token's "last command" marker: a physical card answers 67 00 [1].
     [0xfc, { name: 'LAST COMMAND MARKER', cla: 0x80, otherClass: SW.CLA_NOT_SUPPORTED, run: () => fail(SW.WRONG_LENGTH) }],
     // Issuer only [U].
@@ -244,9 +255,7 @@ export class VirtualCard implements SmartCard {
   private selectDf(name: Uint8Array): Reply {
     if (name.length < 1 || name.length > 16) fail(SW.WRONG_LENGTH);
     const prefix = this.parts.behaviour.allowAidPrefix;
-    const applet = this.parts.applets.find((a) =>
-      prefix ? startsWith(a.aid, name) : equalBytes(a.aid, name),
-    );
+    const applet = this.parts.applets.find((a) => (prefix ? startsWith(a.aid, name) : equalBytes(a.aid, name)));
     if (!applet) return fail(parseInt(this.parts.behaviour.unknownAidSw, 16), 'unknown AID');
     // Two options: OpenSC logs out by re-selecting the same application, some clients re-select it
     // between VERIFY and the signature (schema.ts Behaviour).

@@ -150,9 +150,7 @@ export function jpkiSubjectAltName(h: JpkiHolder): a.Extension {
   return ext(
     a.id_ce_subjectAltName,
     false,
-    new a.SubjectAlternativeName(
-      entries.map(([typeId, v]) => new a.GeneralName({ otherName: new a.OtherName({ typeId, value: ab(derTlv(0x0c, utf8(v))) }) })),
-    ),
+    new a.SubjectAlternativeName(entries.map(([typeId, v]) => new a.GeneralName({ otherName: new a.OtherName({ typeId, value: ab(derTlv(0x0c, utf8(v))) }) }))),
   );
 }
 

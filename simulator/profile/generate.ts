@@ -56,17 +56,7 @@ import {
   type Profile,
   type ProfileInput,
 } from './schema.ts';
-import {
-  buildCertificate,
-  caExtensions,
-  certificatePolicies,
-  issuerAltName,
-  jpkiSubjectAltName,
-  keyUsage,
-  noSubstitutes,
-  POLICY,
-  type Dn,
-} from './certs.ts';
+import { buildCertificate, caExtensions, certificatePolicies, issuerAltName, jpkiSubjectAltName, keyUsage, noSubstitutes, POLICY, type Dn } from './certs.ts';
 import { cvcDigestInfo, deriveFiles, issuerDigestInfos, keyId, signDigestInfo } from './files.ts';
 import { EARLIEST_ERA_DATE } from './era.ts';
 import { PHOTO_JP2_BASE64 } from './fixtures/photo.ts';
@@ -104,10 +94,24 @@ export interface GenerateOptions {
 export const DEFAULT_ATR = '3BDA13FF8131FB468012392F31C173C601C03B';
 
 const FLAGS: Record<string, string> = {
-  variant: '--variant', signPin: '--sign-pin', authPin: '--auth-pin', jukiPin: '--juki-pin', kenmenPin: '--kenmen-pin',
-  commonPin: '--common-pin', name: '--name', nameAlt: '--name-alt', address: '--address', addressAlt: '--address-alt',
-  birthDate: '--birth-date', sex: '--sex', myNumber: '--my-number', expiry: '--expiry', securityCode: '--security-code',
-  municipality: '--municipality', lockedPin: '--locked-pin', photoJp2: '--photo',
+  variant: '--variant',
+  signPin: '--sign-pin',
+  authPin: '--auth-pin',
+  jukiPin: '--juki-pin',
+  kenmenPin: '--kenmen-pin',
+  commonPin: '--common-pin',
+  name: '--name',
+  nameAlt: '--name-alt',
+  address: '--address',
+  addressAlt: '--address-alt',
+  birthDate: '--birth-date',
+  sex: '--sex',
+  myNumber: '--my-number',
+  expiry: '--expiry',
+  securityCode: '--security-code',
+  municipality: '--municipality',
+  lockedPin: '--locked-pin',
+  photoJp2: '--photo',
 };
 
 function bad(option: keyof GenerateOptions, problem: string, fix: string): InputError {
@@ -216,7 +220,8 @@ function resolve(o: GenerateOptions): Resolved {
   const variant = o.variant ?? 'adult';
   if (!Variant.safeParse(variant).success) throw bad('variant', `unknown variant "${variant}"`, `one of ${Variant.options.join(', ')}`);
 
-  if (o.lockedPin !== undefined && variant !== 'locked') throw bad('lockedPin', `only applies to the locked variant (variant is ${variant})`, 'add --variant locked or drop --locked-pin');
+  if (o.lockedPin !== undefined && variant !== 'locked')
+    throw bad('lockedPin', `only applies to the locked variant (variant is ${variant})`, 'add --variant locked or drop --locked-pin');
   const lockedPin = o.lockedPin ?? 'auth';
   if (!PinKind.safeParse(lockedPin).success) throw bad('lockedPin', `unknown PIN "${lockedPin}"`, `one of ${PinKind.options.join(', ')}`);
 
@@ -231,10 +236,16 @@ function resolve(o: GenerateOptions): Resolved {
 
   const birthDate = o.birthDate ?? (variant === 'minor' ? yearsBefore(today, 10) : '1980-01-01');
   if (!isCalendarDate(birthDate)) throw bad('birthDate', `"${birthDate}" is not a calendar date YYYY-MM-DD`, 'e.g. 1980-01-01');
-  if (birthDate < EARLIEST_ERA_DATE) throw bad('birthDate', `${birthDate} is before the 明治 era, which 照合番号B cannot express`, `a date on or after ${EARLIEST_ERA_DATE}`);
+  if (birthDate < EARLIEST_ERA_DATE)
+    throw bad('birthDate', `${birthDate} is before the 明治 era, which 照合番号B cannot express`, `a date on or after ${EARLIEST_ERA_DATE}`);
   if (birthDate > today) throw bad('birthDate', `${birthDate} is in the future (today is ${today} in Japan)`, 'a past date');
   const age = ageOn(birthDate, today);
-  if (variant === 'minor' && age >= 15) throw bad('birthDate', `the holder is ${age}: a minor card (no signature certificate) is for holders under 15`, 'a birth date less than 15 years ago, or another variant');
+  if (variant === 'minor' && age >= 15)
+    throw bad(
+      'birthDate',
+      `the holder is ${age}: a minor card (no signature certificate) is for holders under 15`,
+      'a birth date less than 15 years ago, or another variant',
+    );
 
   const sex = o.sex ?? '1';
   if (!['0', '1', '2', '9'].includes(sex)) throw bad('sex', `"${sex}" is not a JIS X 0303 code`, '1 male, 2 female, 9 not applicable, 0 unknown');
@@ -242,7 +253,8 @@ function resolve(o: GenerateOptions): Resolved {
   const myNumber = o.myNumber ?? '123456789018';
   if (!/^\d{12}$/.test(myNumber)) throw bad('myNumber', `must be 12 digits (${myNumber.length} characters given)`, 'e.g. 123456789018');
   const check = myNumberCheckDigit(myNumber.slice(0, 11));
-  if (Number(myNumber[11]) !== check) throw bad('myNumber', `the check digit is wrong: after ${myNumber.slice(0, 11)} it must be ${check}`, `use ${myNumber.slice(0, 11)}${check}`);
+  if (Number(myNumber[11]) !== check)
+    throw bad('myNumber', `the check digit is wrong: after ${myNumber.slice(0, 11)} it must be ${check}`, `use ${myNumber.slice(0, 11)}${check}`);
 
   const name = checkText('name', o.name ?? '山田　太郎', 50);
   const address = checkText('address', o.address ?? '東京都千代田区千代田１－１', 200);
@@ -256,11 +268,11 @@ function resolve(o: GenerateOptions): Resolved {
     myNumber,
   };
 
-  const expiry =
-    o.expiry ?? (variant === 'expired' ? lastBirthdayBefore(birthDate, today) : nthBirthdayAfter(birthDate, today, age >= 18 ? 10 : 5));
+  const expiry = o.expiry ?? (variant === 'expired' ? lastBirthdayBefore(birthDate, today) : nthBirthdayAfter(birthDate, today, age >= 18 ? 10 : 5));
   if (!isCalendarDate(expiry)) throw bad('expiry', `"${expiry}" is not a calendar date YYYY-MM-DD`, 'e.g. 2035-01-01');
   if (expiry <= birthDate) throw bad('expiry', `${expiry} is not after the birth date ${birthDate}`, 'a later expiry');
-  if (variant === 'expired' && expiry >= today) throw bad('expiry', `${expiry} is not in the past (today is ${today} in Japan): an expired card needs one`, 'an earlier date, or drop --expiry');
+  if (variant === 'expired' && expiry >= today)
+    throw bad('expiry', `${expiry} is not in the past (today is ${today} in Japan): an expired card needs one`, 'an earlier date, or drop --expiry');
   if (variant !== 'expired' && expiry < today) throw bad('expiry', `${expiry} is in the past`, 'a future date, or --variant expired');
   if (Number(expiry.slice(0, 4)) > 9999) throw bad('expiry', 'year beyond 9999', 'a realistic date');
 
@@ -272,7 +284,11 @@ function resolve(o: GenerateOptions): Resolved {
 
   const photo = o.photoJp2 ?? new Uint8Array(Buffer.from(PHOTO_JP2_BASE64, 'base64'));
   if (photo.length < JP2_SIGNATURE.length || JP2_SIGNATURE.some((b, i) => photo[i] !== b)) {
-    throw bad('photoJp2', 'not a JPEG 2000 file in the JP2 container (no signature box 00 00 00 0C 6A 50 20 20 0D 0A 87 0A)', 'convert the photo, e.g. opj_compress -i photo.pgm -o photo.jp2');
+    throw bad(
+      'photoJp2',
+      'not a JPEG 2000 file in the JP2 container (no signature box 00 00 00 0C 6A 50 20 20 0D 0A 87 0A)',
+      'convert the photo, e.g. opj_compress -i photo.pgm -o photo.jp2',
+    );
   }
   return { variant, pins, holder, expiry, securityCode, municipality, lockedPin: lockedPin as PinKind, photo, now, today };
 }
@@ -307,7 +323,10 @@ const caDn = (purpose: 'user authentication' | 'digital signature'): Dn => [
   ['CN', `myna-hil TEST CA for ${purpose}`],
 ];
 /** issuerAltName of end-entity certificates (real: C=JP, O=公的個人認証サービス). */
-const ISSUER_ALT: Dn = [['C', 'JP'], ['O', '公的個人認証サービス (myna-hil TEST)']];
+const ISSUER_ALT: Dn = [
+  ['C', 'JP'],
+  ['O', '公的個人認証サービス (myna-hil TEST)'],
+];
 
 export async function generateProfile(options: GenerateOptions = {}): Promise<Profile> {
   const r = resolve(options);
@@ -327,21 +346,46 @@ export async function generateProfile(options: GenerateOptions = {}): Promise<Pr
   const ca = (purpose: 'user authentication' | 'digital signature', k: KeyObject) => {
     const dn = caDn(purpose);
     return buildCertificate({
-      serial: serialNumber(), subject: dn, issuer: dn, notBefore: caNotBefore, notAfter: caNotAfter,
-      publicKey: k, signingKey: k, issuerPublicKey: k, extensions: caExtensions(),
+      serial: serialNumber(),
+      subject: dn,
+      issuer: dn,
+      notBefore: caNotBefore,
+      notAfter: caNotAfter,
+      publicKey: k,
+      signingKey: k,
+      issuerPublicKey: k,
+      extensions: caExtensions(),
     });
   };
   const authCa = ca('user authentication', key.authCa);
   const signCa = ca('digital signature', key.signCa);
   const auth = buildCertificate({
-    serial: serialNumber(), subject: [['C', 'JP'], ['CN', digits(20)]], issuer: caDn('user authentication'),
-    notBefore, notAfter, publicKey: key.auth, signingKey: key.authCa, issuerPublicKey: key.authCa,
+    serial: serialNumber(),
+    subject: [
+      ['C', 'JP'],
+      ['CN', digits(20)],
+    ],
+    issuer: caDn('user authentication'),
+    notBefore,
+    notAfter,
+    publicKey: key.auth,
+    signingKey: key.authCa,
+    issuerPublicKey: key.authCa,
     extensions: [keyUsage(a.KeyUsageFlags.digitalSignature), certificatePolicies(POLICY.auth), issuerAltName(ISSUER_ALT)],
   });
   const sign = hasSign
     ? buildCertificate({
-        serial: serialNumber(), subject: [['C', 'JP'], ['CN', digits(20)]], issuer: caDn('digital signature'),
-        notBefore, notAfter, publicKey: key.sign, signingKey: key.signCa, issuerPublicKey: key.signCa,
+        serial: serialNumber(),
+        subject: [
+          ['C', 'JP'],
+          ['CN', digits(20)],
+        ],
+        issuer: caDn('digital signature'),
+        notBefore,
+        notAfter,
+        publicKey: key.sign,
+        signingKey: key.signCa,
+        issuerPublicKey: key.signCa,
         extensions: [
           keyUsage(a.KeyUsageFlags.digitalSignature | a.KeyUsageFlags.nonRepudiation),
           certificatePolicies(POLICY.sign),
@@ -351,8 +395,7 @@ export async function generateProfile(options: GenerateOptions = {}): Promise<Pr
       })
     : undefined;
 
-  const locked: Partial<Record<PinKind, true>> =
-    r.variant === 'locked' ? { [r.lockedPin]: true } : r.variant === 'face-auth-only' ? { auth: true } : {};
+  const locked: Partial<Record<PinKind, true>> = r.variant === 'locked' ? { [r.lockedPin]: true } : r.variant === 'face-auth-only' ? { auth: true } : {};
   const pin = (k: PinKind) => (locked[k] ? { value: r.pins[k], remaining: 0 } : { value: r.pins[k] });
   const placeholder = '00'.repeat(256);
 
@@ -389,7 +432,9 @@ export async function generateProfile(options: GenerateOptions = {}): Promise<Pr
     issuer: {
       key: pkcs8(key.issuer),
       rootKeyId: Buffer.from(keyId('9000033')).toString('hex').toUpperCase(),
-      keyId: Buffer.from(keyId(`${r.municipality}21`, '000')).toString('hex').toUpperCase(),
+      keyId: Buffer.from(keyId(`${r.municipality}21`, '000'))
+        .toString('hex')
+        .toUpperCase(),
       rootPublicKey: createPublicKey(key.cvcRoot).export({ type: 'spki', format: 'pem' }).toString(),
       cvcSignature: placeholder,
       signatures: { textIntegrity: placeholder, textApKey: placeholder, face: placeholder, age: placeholder, myNumberImage: placeholder },

@@ -140,21 +140,29 @@ function schemaError(source: string, error: z.ZodError, json: unknown): InputErr
 export function migrateProfileJson(json: Json, source: string, migrations: ReadonlyMap<number, Migration> = MIGRATIONS): Json {
   if (json.format !== PROFILE_FORMAT) {
     const seen = json.format === undefined ? 'has no "format" field' : `has format ${JSON.stringify(json.format)}`;
-    throw new InputError(`${source}: field format: this is not a myna-hil card profile (it ${seen}; a profile has "format": "${PROFILE_FORMAT}") (fix: give a file made by \`myna-hil card new\`)`);
+    throw new InputError(
+      `${source}: field format: this is not a myna-hil card profile (it ${seen}; a profile has "format": "${PROFILE_FORMAT}") (fix: give a file made by \`myna-hil card new\`)`,
+    );
   }
   const version = json.version;
   if (typeof version !== 'number' || !Number.isInteger(version)) {
     const seen = version === undefined ? 'is missing' : `is ${JSON.stringify(version)}, not an integer`;
-    throw new InputError(`${source}: field version: ${seen} (fix: set "version": ${PROFILE_VERSION} if the file is otherwise a current profile, or ${REGENERATE})`);
+    throw new InputError(
+      `${source}: field version: ${seen} (fix: set "version": ${PROFILE_VERSION} if the file is otherwise a current profile, or ${REGENERATE})`,
+    );
   }
   let v: number = version;
   if (v > PROFILE_VERSION) {
-    throw new InputError(`${source}: field version: profile version ${v} was made by a newer myna-hil; this one reads versions up to ${PROFILE_VERSION} (fix: upgrade myna-hil)`);
+    throw new InputError(
+      `${source}: field version: profile version ${v} was made by a newer myna-hil; this one reads versions up to ${PROFILE_VERSION} (fix: upgrade myna-hil)`,
+    );
   }
   while (v < PROFILE_VERSION) {
     const migrate = migrations.get(v);
     if (!migrate) {
-      throw new InputError(`${source}: field version: profile version ${v} is older than any this myna-hil can migrate (it reads version ${PROFILE_VERSION}; no migration from version ${v}) (fix: ${REGENERATE})`);
+      throw new InputError(
+        `${source}: field version: profile version ${v} is older than any this myna-hil can migrate (it reads version ${PROFILE_VERSION}; no migration from version ${v}) (fix: ${REGENERATE})`,
+      );
     }
     json = migrate(json);
     if (json.version !== v + 1) throw new Error(`migration from profile version ${v} did not produce version ${v + 1}`);
@@ -175,7 +183,9 @@ export function parseProfile(text: string, source: string, migrations: ReadonlyM
     throw new InputError(`${where}: not valid JSON: ${why} (fix: correct the JSON there, or ${REGENERATE})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new InputError(`${source}: this is not a myna-hil card profile (the file holds a JSON ${json === null ? 'null' : Array.isArray(json) ? 'array' : typeof json}, a profile is an object) (fix: give a file made by \`myna-hil card new\`)`);
+    throw new InputError(
+      `${source}: this is not a myna-hil card profile (the file holds a JSON ${json === null ? 'null' : Array.isArray(json) ? 'array' : typeof json}, a profile is an object) (fix: give a file made by \`myna-hil card new\`)`,
+    );
   }
   const migrated = migrateProfileJson(json as Json, source, migrations);
   const result = ProfileV1.safeParse(migrated);
@@ -190,7 +200,10 @@ export function parseProfile(text: string, source: string, migrations: ReadonlyM
     ...Object.entries(p.issuer.signatures).map(([k, v]): [string, string] => [`issuer.signatures.${k}`, v]),
   ];
   for (const [field, v] of sigs) {
-    if (v.length !== 512) throw new InputError(`${source}: field ${field}: must be an RSA-2048 signature, 256 bytes (512 hex digits), has ${v.length / 2} bytes (fix: ${REGENERATE})`);
+    if (v.length !== 512)
+      throw new InputError(
+        `${source}: field ${field}: must be an RSA-2048 signature, 256 bytes (512 hex digits), has ${v.length / 2} bytes (fix: ${REGENERATE})`,
+      );
   }
   return p;
 }

@@ -15,19 +15,54 @@ import { crc32, deflateSync } from 'node:zlib';
 
 /** 5×7 glyphs, one hex byte per row, bit 4 = leftmost column. */
 const FONT: Record<string, string> = {
-  '0': '0E11131519110E', '1': '040C040404040E', '2': '0E11010204081F', '3': '1F02040201110E',
-  '4': '02060A121F0202', '5': '1F101E0101110E', '6': '0608101E11110E', '7': '1F010204080808',
-  '8': '0E11110E11110E', '9': '0E11110F01020C',
-  A: '0E11111F111111', B: '1E11111E11111E', C: '0E11101010110E', D: '1C12111111121C',
-  E: '1F10101E10101F', F: '1F10101E101010', G: '0E11101711110F', H: '1111111F111111',
-  I: '0E04040404040E', J: '0702020202120C', K: '11121418141211', L: '1010101010101F',
-  M: '111B1515111111', N: '11111915131111', O: '0E11111111110E', P: '1E11111E101010',
-  Q: '0E11111115120D', R: '1E11111E141211', S: '0F10100E01011E', T: '1F040404040404',
-  U: '1111111111110E', V: '11111111110A04', W: '1111111515150A', X: '11110A040A1111',
-  Y: '1111110A040404', Z: '1F01020408101F',
-  ' ': '00000000000000', '-': '0000001F000000', '.': '00000000000C0C', ',': '00000000000C08',
-  '/': '01010204081010', ':': '000C0C000C0C00', '(': '02040808080402', ')': '08040202020408',
-  '#': '0A0A1F0A1F0A0A', '+': '0004041F040400', '\'': '0C040800000000', '&': '0C12140815120D',
+  '0': '0E11131519110E',
+  '1': '040C040404040E',
+  '2': '0E11010204081F',
+  '3': '1F02040201110E',
+  '4': '02060A121F0202',
+  '5': '1F101E0101110E',
+  '6': '0608101E11110E',
+  '7': '1F010204080808',
+  '8': '0E11110E11110E',
+  '9': '0E11110F01020C',
+  A: '0E11111F111111',
+  B: '1E11111E11111E',
+  C: '0E11101010110E',
+  D: '1C12111111121C',
+  E: '1F10101E10101F',
+  F: '1F10101E101010',
+  G: '0E11101711110F',
+  H: '1111111F111111',
+  I: '0E04040404040E',
+  J: '0702020202120C',
+  K: '11121418141211',
+  L: '1010101010101F',
+  M: '111B1515111111',
+  N: '11111915131111',
+  O: '0E11111111110E',
+  P: '1E11111E101010',
+  Q: '0E11111115120D',
+  R: '1E11111E141211',
+  S: '0F10100E01011E',
+  T: '1F040404040404',
+  U: '1111111111110E',
+  V: '11111111110A04',
+  W: '1111111515150A',
+  X: '11110A040A1111',
+  Y: '1111110A040404',
+  Z: '1F01020408101F',
+  ' ': '00000000000000',
+  '-': '0000001F000000',
+  '.': '00000000000C0C',
+  ',': '00000000000C08',
+  '/': '01010204081010',
+  ':': '000C0C000C0C00',
+  '(': '02040808080402',
+  ')': '08040202020408',
+  '#': '0A0A1F0A1F0A0A',
+  '+': '0004041F040400',
+  "'": '0C040800000000',
+  '&': '0C12140815120D',
 };
 
 function glyphRows(ch: string): number[] | undefined {
@@ -79,7 +114,10 @@ export function renderText(text: string): Bitmap {
     if (cp >= 0xff01 && cp <= 0xff5e) return { w: 12, rows: glyphRows(String.fromCharCode(cp - 0xfee0)), cp };
     return { w: 12, rows: undefined, cp };
   });
-  const width = Math.max(1, cells.reduce((n, c) => n + c.w, 0));
+  const width = Math.max(
+    1,
+    cells.reduce((n, c) => n + c.w, 0),
+  );
   const b: Bitmap = { width, height: LINE_HEIGHT, ink: new Uint8Array(width * LINE_HEIGHT) };
   let x = 0;
   for (const c of cells) {
@@ -125,9 +163,7 @@ export function encodePng1(b: Bitmap): Uint8Array {
   ihdr[8] = 1; // bit depth
   ihdr[9] = 0; // colour type: greyscale
   // compression, filter, interlace: 0
-  return new Uint8Array(
-    Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]),
-  );
+  return new Uint8Array(Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]));
 }
 
 export const renderPng = (text: string): Uint8Array => encodePng1(renderText(text));

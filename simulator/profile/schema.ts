@@ -21,8 +21,7 @@ const errorSw = z
 const hex = z.string().regex(/^(?:[0-9A-Fa-f]{2})*$/, 'must be a hex string (pairs of 0-9, A-F)');
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD');
 const digits = (n: number) => z.string().regex(new RegExp(`^\\d{${n}}$`), `must be exactly ${n} digits`);
-const pem = (label: string) =>
-  z.string().regex(new RegExp(`^-----BEGIN ${label}-----[\\s\\S]+-----END ${label}-----\\s*$`), `must be a PEM ${label}`);
+const pem = (label: string) => z.string().regex(new RegExp(`^-----BEGIN ${label}-----[\\s\\S]+-----END ${label}-----\\s*$`), `must be a PEM ${label}`);
 
 // The value rules live in a zod-free module, so that the card core can use them without loading zod.
 export { isValidMyNumber, myNumberCheckDigit } from './rules.ts';

@@ -79,10 +79,14 @@ export function parseState(text: string, source: string): CardStateDoc {
       throw new InputError(`${source}: field format: expected "${STATE_FORMAT}", found ${JSON.stringify(o.format)}; this is not a myna-hil state file`);
     }
     if (typeof o.version === 'number' && o.version > STATE_VERSION) {
-      throw new InputError(`${source}: field version: ${o.version} was written by a newer myna-hil (this one reads version ${STATE_VERSION}); upgrade myna-hil`);
+      throw new InputError(
+        `${source}: field version: ${o.version} was written by a newer myna-hil (this one reads version ${STATE_VERSION}); upgrade myna-hil`,
+      );
     }
     if (typeof o.version === 'number' && o.version < STATE_VERSION) {
-      throw new InputError(`${source}: field version: ${o.version} is older than any myna-hil release (${STATE_VERSION}); delete the state file to start from the profile`);
+      throw new InputError(
+        `${source}: field version: ${o.version} is older than any myna-hil release (${STATE_VERSION}); delete the state file to start from the profile`,
+      );
     }
   }
   const r = stateSchema.safeParse(json);
@@ -139,7 +143,8 @@ function lockStateFile(path: string): FileLock {
     return FileLock.acquire(path);
   } catch (err) {
     if (err instanceof LockHeldError) {
-      const who = err.pid === undefined ? 'a lock file this program cannot read' : err.pid === process.pid ? `this process (pid ${err.pid})` : `process ${err.pid}`;
+      const who =
+        err.pid === undefined ? 'a lock file this program cannot read' : err.pid === process.pid ? `this process (pid ${err.pid})` : `process ${err.pid}`;
       throw new InputError(
         `${path}: the state file is in use by ${who} (lock file ${err.lockPath}); two users of one state file would undo each other's retry counts ` +
           `(fix: stop that process, or reach a served card with \`myna-hil issuer --control\`, or use another --state file` +
@@ -148,7 +153,9 @@ function lockStateFile(path: string): FileLock {
     }
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new InputError(`${path}: cannot create the state file: the directory ${dirname(path)} does not exist (fix: create it, e.g. mkdir -p '${dirname(path)}', or give another --state path)`);
+      throw new InputError(
+        `${path}: cannot create the state file: the directory ${dirname(path)} does not exist (fix: create it, e.g. mkdir -p '${dirname(path)}', or give another --state path)`,
+      );
     }
     throw new InputError(`${path}: cannot use the state file: ${(err as Error).message} (fix: make its directory writable, or give another --state path)`);
   }

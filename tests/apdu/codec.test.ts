@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { encodeCommand, encodeResponse, fromHex, parseCommand, parseResponse, toHex } from '../../simulator/apdu/codec.ts';
 import { CardError } from '../../simulator/apdu/sw.ts';
 
-const header = fc.record({ cla: fc.integer({ min: 0, max: 255 }), ins: fc.integer({ min: 0, max: 255 }), p1: fc.integer({ min: 0, max: 255 }), p2: fc.integer({ min: 0, max: 255 }) });
+const header = fc.record({
+  cla: fc.integer({ min: 0, max: 255 }),
+  ins: fc.integer({ min: 0, max: 255 }),
+  p1: fc.integer({ min: 0, max: 255 }),
+  p2: fc.integer({ min: 0, max: 255 }),
+});
 
 describe('APDU codec', () => {
   it('parses the four short cases of the spec', () => {

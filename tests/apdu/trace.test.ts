@@ -35,10 +35,17 @@ describe('redactCommand', () => {
 
   it('shows only the 4-byte header of any PIN-carrying command, whatever follows (property)', () => {
     fc.assert(
-      fc.property(fc.nat(255), fc.constantFrom(...PIN_INS), fc.nat(255), fc.nat(255), fc.uint8Array({ minLength: 1, maxLength: 300 }), (cla, ins, p1, p2, rest) => {
-        const cmd = Uint8Array.from([cla, ins, p1, p2, ...rest]);
-        expect(redactCommand(cmd)).toBe(`${toHex(cmd.subarray(0, 4), ' ')} <redacted>`);
-      }),
+      fc.property(
+        fc.nat(255),
+        fc.constantFrom(...PIN_INS),
+        fc.nat(255),
+        fc.nat(255),
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        (cla, ins, p1, p2, rest) => {
+          const cmd = Uint8Array.from([cla, ins, p1, p2, ...rest]);
+          expect(redactCommand(cmd)).toBe(`${toHex(cmd.subarray(0, 4), ' ')} <redacted>`);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -62,7 +69,9 @@ describe('formatExchange', () => {
 
   it('cuts just past the limit', () => {
     const cmd = Uint8Array.from({ length: TRACE_FULL_MAX + 1 }, () => 0xab);
-    expect(formatExchange(cmd, fromHex('6D 00')).split('\n')[0]).toBe(`> ${Array(TRACE_HEAD_BYTES).fill('AB').join(' ')} … (${TRACE_FULL_MAX + 1} bytes)  (INS AB)`);
+    expect(formatExchange(cmd, fromHex('6D 00')).split('\n')[0]).toBe(
+      `> ${Array(TRACE_HEAD_BYTES).fill('AB').join(' ')} … (${TRACE_FULL_MAX + 1} bytes)  (INS AB)`,
+    );
   });
 
   it('logs a huge response by its length and status word only', () => {

@@ -25,17 +25,45 @@ interface Rule {
   why: string;
 }
 
-const SIM_ABOVE_APDU = ['simulator/pin/', 'simulator/applets/', 'simulator/card/', 'simulator/transport/', 'simulator/profile/', 'simulator/state/', 'simulator/issuer/'];
+const SIM_ABOVE_APDU = [
+  'simulator/pin/',
+  'simulator/applets/',
+  'simulator/card/',
+  'simulator/transport/',
+  'simulator/profile/',
+  'simulator/state/',
+  'simulator/issuer/',
+];
 const OUTSIDE_SIMULATOR = ['harness/', 'bench/', 'tests/', 'scripts/', 'examples/'];
 
 const RULES: Rule[] = [
   { from: 'simulator/apdu/', not: [...SIM_ABOVE_APDU, ...OUTSIDE_SIMULATOR], why: 'the APDU codec is the bottom layer' },
-  { from: 'simulator/pin/', not: ['simulator/applets/', 'simulator/card/', 'simulator/transport/', 'simulator/profile/', 'simulator/state/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR], why: 'PINs and their rules sit right above the codec' },
-  { from: 'simulator/applets/', not: ['simulator/card/', 'simulator/transport/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR], why: 'applets are tables of files and keys below the card' },
-  { from: 'simulator/card/', not: ['simulator/transport/', 'simulator/issuer/', 'simulator/fs/', 'simulator/profile/io.ts', 'node:fs', 'node:fs/promises', ...OUTSIDE_SIMULATOR], why: 'the card is bytes in, bytes out: no transport, no file I/O (harness/load-card.ts reads the files)' },
+  {
+    from: 'simulator/pin/',
+    not: ['simulator/applets/', 'simulator/card/', 'simulator/transport/', 'simulator/profile/', 'simulator/state/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR],
+    why: 'PINs and their rules sit right above the codec',
+  },
+  {
+    from: 'simulator/applets/',
+    not: ['simulator/card/', 'simulator/transport/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR],
+    why: 'applets are tables of files and keys below the card',
+  },
+  {
+    from: 'simulator/card/',
+    not: ['simulator/transport/', 'simulator/issuer/', 'simulator/fs/', 'simulator/profile/io.ts', 'node:fs', 'node:fs/promises', ...OUTSIDE_SIMULATOR],
+    why: 'the card is bytes in, bytes out: no transport, no file I/O (harness/load-card.ts reads the files)',
+  },
   { from: 'simulator/fs/', not: [...SIM_ABOVE_APDU, 'simulator/apdu/', ...OUTSIDE_SIMULATOR], why: 'the file-system helpers are a bottom layer of their own' },
-  { from: 'simulator/profile/', not: ['simulator/state/', 'simulator/card/', 'simulator/transport/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR], why: 'profiles say what a card is; they do not reach into its state or the card core' },
-  { from: 'simulator/state/', not: ['simulator/card/', 'simulator/transport/', 'simulator/issuer/', 'simulator/profile/', ...OUTSIDE_SIMULATOR], why: 'the state store is below the card' },
+  {
+    from: 'simulator/profile/',
+    not: ['simulator/state/', 'simulator/card/', 'simulator/transport/', 'simulator/issuer/', ...OUTSIDE_SIMULATOR],
+    why: 'profiles say what a card is; they do not reach into its state or the card core',
+  },
+  {
+    from: 'simulator/state/',
+    not: ['simulator/card/', 'simulator/transport/', 'simulator/issuer/', 'simulator/profile/', ...OUTSIDE_SIMULATOR],
+    why: 'the state store is below the card',
+  },
   { from: 'simulator/', not: OUTSIDE_SIMULATOR, why: 'the simulator does not depend on the harness, the bench or the tests' },
   { from: 'harness/pcsc/', not: ['harness/flows/', 'harness/cli/', 'harness/serve/'], why: 'the PC/SC client is below the flows and the CLI' },
   { from: 'harness/', not: ['bench/', 'tests/', 'scripts/'], why: 'the harness does not depend on the bench or the tests' },
@@ -64,7 +92,9 @@ function importsOf(text: string): string[] {
 /** A specifier as a project path relative to the root (`simulator/card/card.ts`), or the package name. */
 function target(file: string, spec: string): string {
   if (!spec.startsWith('.')) return spec;
-  return relative(ROOT, normalize(join(ROOT, dirname(file), spec))).split('\\').join('/');
+  return relative(ROOT, normalize(join(ROOT, dirname(file), spec)))
+    .split('\\')
+    .join('/');
 }
 
 function violations(files: Array<{ path: string; text: string }>, rules: Rule[] = RULES): string[] {
@@ -92,7 +122,7 @@ describe('layers', () => {
   it('the check itself catches an arrow that comes back (applets importing the card)', () => {
     const bad = { path: 'simulator/applets/index.ts', text: "import type { Ef } from '../card/model.ts';\nimport { x } from '../apdu/sw.ts';" };
     expect(violations([bad])).toEqual([
-      "simulator/applets/index.ts imports ../card/model.ts: simulator/applets/ may not import simulator/card/ (applets are tables of files and keys below the card)",
+      'simulator/applets/index.ts imports ../card/model.ts: simulator/applets/ may not import simulator/card/ (applets are tables of files and keys below the card)',
     ]);
     const dyn = { path: 'bench/x.ts', text: "const m = await import('../tests/support/card.ts');" };
     expect(violations([dyn])).toHaveLength(1);

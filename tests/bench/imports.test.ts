@@ -27,7 +27,9 @@ function reachable(entries: string[]): Map<string, string> {
 
 describe('bench/ imports', () => {
   const benchDir = join(ROOT, 'bench');
-  const entries = readdirSync(benchDir).filter((f) => f.endsWith('.ts')).map((f) => join(benchDir, f));
+  const entries = readdirSync(benchDir)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(benchDir, f));
 
   it('finds the bench entry points and follows their imports into the simulator', () => {
     const all = [...reachable(entries).keys()].map((f) => relative(ROOT, f));

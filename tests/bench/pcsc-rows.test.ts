@@ -6,7 +6,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { describeRtt, fmtUs, GROUP_CMD, ratioRow, rowsWithCommands, rttRow, serveRows } from '../../bench/pcsc/rows.ts';
 
-const card = (samples: number[], quickAckUnavailable?: string) => ({ samples, ins: { command: 'node bin/run-ts.mjs bench/pcsc-card.ts floor 1 on', quickAckUnavailable } });
+const card = (samples: number[], quickAckUnavailable?: string) => ({
+  samples,
+  ins: { command: 'node bin/run-ts.mjs bench/pcsc-card.ts floor 1 on', quickAckUnavailable },
+});
 
 describe('PC/SC rows', () => {
   it('formats µs below 10 ms and ms with one decimal above (the 44 ms stall)', () => {
@@ -47,7 +50,12 @@ describe('PC/SC rows', () => {
   it('serve start-up: the target is < 1000 ms for the median and the max', () => {
     const t = { total: [480, 500, 520], up: [400, 410, 420], upToVisible: [10, 90, 370], visibleToPresent: [1.8, 2, 2.3] };
     const rows = serveRows(t);
-    expect(rows.map((r) => r.value)).toEqual(['median 500 ms, max 520 ms', 'median 410 ms, max 420 ms', 'median 90 ms, max 370 ms', 'median 2.0 ms, max 2.3 ms']);
+    expect(rows.map((r) => r.value)).toEqual([
+      'median 500 ms, max 520 ms',
+      'median 410 ms, max 420 ms',
+      'median 90 ms, max 370 ms',
+      'median 2.0 ms, max 2.3 ms',
+    ]);
     expect(rows[0].what).toBe('`serve` spawned → reader PRESENT at a watching client (3 runs, random gaps)');
     expect(rows[0].pass).toBe(true);
     expect(serveRows({ ...t, total: [480, 500, 1000] })[0].pass).toBe(false);

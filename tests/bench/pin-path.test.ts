@@ -76,7 +76,9 @@ describe('benchPinPath', () => {
       expect.stringMatching(/^CHANGE REFERENCE DATA `00 24 01 80 04 …` on the auth PIN → 90 00, right after a VERIFY, memory store: 1 save/),
       expect.stringMatching(/^VERIFY auth PIN, \*\*wrong\*\* → 63 C2, \*\*file store\*\*.*bounded by fsync/),
       expect.stringMatching(/^VERIFY auth PIN, \*\*right\*\* → 90 00, \*\*file store\*\*: 2 saves = 2 atomic writes, bounded by fsync/),
-      expect.stringMatching(/^bare atomic write of the same \d+ bytes, call by call with the two above: write temp \+ fsync \+ close \+ rename \+ fsync the directory/),
+      expect.stringMatching(
+        /^bare atomic write of the same \d+ bytes, call by call with the two above: write temp \+ fsync \+ close \+ rename \+ fsync the directory/,
+      ),
       expect.stringMatching(/^bare fsync, same run/),
       expect.stringMatching(/^auth flow in process: SELECT AP, SELECT 000A \+ READ BINARY 4 \+ \d+ × ≤ 256 bytes/),
       "RSA-2048 `crypto.sign('sha256', …)` bare, the same key and message, call by call with the flow",

@@ -15,9 +15,19 @@ describe('start-up rows', () => {
     const helpMs = { new: [100, 110, 120, 130, 140, 150, 160, 170, 180, 190], old: [200, 200, 200, 200, 200, 200, 200, 200, 200, 300] };
     const rows = startupRows({ helpMs, helpKb: { new: [61_440], old: [71_680] } }, load);
     expect(rows.map((r) => [r.what, r.value, r.target, r.pass])).toEqual([
-      ['`serve --help` wall time, spawn → exit, interleaved, **new**: `node bin/myna-hil.mjs` (prebuilt dist/)', 'median 145 ms, p90 180 ms (N=10); 0.73× the old median', 'median ≤ 1.1× old', true],
+      [
+        '`serve --help` wall time, spawn → exit, interleaved, **new**: `node bin/myna-hil.mjs` (prebuilt dist/)',
+        'median 145 ms, p90 180 ms (N=10); 0.73× the old median',
+        'median ≤ 1.1× old',
+        true,
+      ],
       ['… same, **old**: `node bin/run-ts.mjs harness/cli/main.ts` (bin/launch.mjs, warm cache)', 'median 200 ms, p90 200 ms (N=10)', '(reference)', true],
-      ['`serve --help` peak RSS (VmHWM, `/usr/bin/time -f %M`), **new**: `node bin/myna-hil.mjs` (prebuilt dist/)', 'median 60.0 MB, max 60.0 MB (N=1); 0.86× the old median', 'median ≤ 1.1× old', true],
+      [
+        '`serve --help` peak RSS (VmHWM, `/usr/bin/time -f %M`), **new**: `node bin/myna-hil.mjs` (prebuilt dist/)',
+        'median 60.0 MB, max 60.0 MB (N=1); 0.86× the old median',
+        'median ≤ 1.1× old',
+        true,
+      ],
       ['… same, **old**: `node bin/run-ts.mjs harness/cli/main.ts` (bin/launch.mjs, warm cache)', 'median 70.0 MB, max 70.0 MB (N=1)', '(reference)', true],
       ['load average (1/5/15 min) at the start / end of the start-up group', '1.00 2.00 3.00 / 1.50 2.00 3.00', '(2 cores, shared with other engineers)', true],
     ]);
@@ -27,7 +37,9 @@ describe('start-up rows', () => {
 
   it('adds the serving-process rows when they were measured', () => {
     const rows = startupRows({ helpMs: same, helpKb: same, serveKb: { new: [80_000], old: [70_000] } }, load);
-    expect(rows[4].what).toBe('peak RSS (VmHWM) of a process serving a card (reversed mode, nothing connects), **new**: `node bin/myna-hil.mjs` (prebuilt dist/)');
+    expect(rows[4].what).toBe(
+      'peak RSS (VmHWM) of a process serving a card (reversed mode, nothing connects), **new**: `node bin/myna-hil.mjs` (prebuilt dist/)',
+    );
     expect(rows[4].pass).toBe(false); // 1.14× the old
   });
 

@@ -39,8 +39,15 @@ describe('bench result table', () => {
   });
 
   it('skippedRow (what the PC/SC group returns without pcscd) builds such a row', () => {
-    const row = table.skippedRow('PC/SC group (pcscd + vpcd)', 'pcscd is not running', 'needs pcscd: `bash scripts/pcsc-stack.sh start`', 'npm run bench -- --only pcsc');
-    expect(formatResults([row]).lines[2]).toBe('| PC/SC group (pcscd + vpcd) | not measured: pcscd is not running | needs pcscd: `bash scripts/pcsc-stack.sh start` | skipped |');
+    const row = table.skippedRow(
+      'PC/SC group (pcscd + vpcd)',
+      'pcscd is not running',
+      'needs pcscd: `bash scripts/pcsc-stack.sh start`',
+      'npm run bench -- --only pcsc',
+    );
+    expect(formatResults([row]).lines[2]).toBe(
+      '| PC/SC group (pcscd + vpcd) | not measured: pcscd is not running | needs pcscd: `bash scripts/pcsc-stack.sh start` | skipped |',
+    );
   });
 
   it('a run with every target met and nothing skipped ends with the table', () => {

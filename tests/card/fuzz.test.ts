@@ -151,7 +151,10 @@ function takeOver(m: Model, card: VirtualCard): void {
 
 type Expect = (r: Sent) => void;
 
-const expectSw = (sw: number): Expect => (r) => expect(r.sw.toString(16)).toBe(sw.toString(16));
+const expectSw =
+  (sw: number): Expect =>
+  (r) =>
+    expect(r.sw.toString(16)).toBe(sw.toString(16));
 
 function onSelectAp(m: Model): Expect {
   return (r) => {
@@ -246,16 +249,20 @@ function runUse(card: VirtualCard, s: UseStep, m: Model, counts: Counts): void {
 function runStep(card: VirtualCard, s: Step, m: Model, counts: Counts): void {
   switch (s.kind) {
     case 'use':
-      return runUse(card, s, m, counts);
+      runUse(card, s, m, counts);
+      return;
     case 'garbage':
-      return sendUnpredicted(card, s.apdu, m, counts);
+      sendUnpredicted(card, s.apdu, m, counts);
+      return;
     case 'reset':
       card.reset();
-      return m.verified.clear();
+      m.verified.clear();
+      return;
     case 'power':
       card.powerDown();
       card.powerUp();
-      return m.verified.clear();
+      m.verified.clear();
+      return;
     case 'issuer-reset':
       resetCounter(card, s.id);
       m.remaining[s.id] = PINS[s.id].max;
@@ -331,9 +338,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom<Step>({ kind: 'reset' }, { kind: 'power' }) },
   { weight: 1, arbitrary: id.map((i): Step => ({ kind: 'issuer-reset', id: i })) },
 );
-const tour: fc.Arbitrary<Tour> = fc.record({ at: fc.nat(), id, newValue: fc.constant(''), message }).chain((t) =>
-  (t.id === 'sign' ? signPassword : fourDigits).map((newValue) => ({ ...t, newValue })),
-);
+const tour: fc.Arbitrary<Tour> = fc
+  .record({ at: fc.nat(), id, newValue: fc.constant(''), message })
+  .chain((t) => (t.id === 'sign' ? signPassword : fourDigits).map((newValue) => ({ ...t, newValue })));
 
 // ---- the test -----------------------------------------------------------------------------------------
 

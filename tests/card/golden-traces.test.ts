@@ -130,7 +130,13 @@ describe('spec section 11 traces', () => {
   it('11.4 (d) OpenSC pkcs11-tool --login --sign: probes refused, GET_INFO, listing, login, sign', async () => {
     const profile = await testProfile();
     // other drivers' probes (a sample of ctx.c's order): never 90 00
-    for (const aid of ['A0 00 00 03 08 00 00 10 00 01 00', 'A0 00 00 00 63 50 4B 43 53 2D 31 35', 'D2 76 00 01 24 01', 'E8 28 BD 08 0F A0 00 00 01 67 45 53 49 47 4E', 'A0 00 00 00 79 01 00']) {
+    for (const aid of [
+      'A0 00 00 03 08 00 00 10 00 01 00',
+      'A0 00 00 00 63 50 4B 43 53 2D 31 35',
+      'D2 76 00 01 24 01',
+      'E8 28 BD 08 0F A0 00 00 01 67 45 53 49 47 4E',
+      'A0 00 00 00 79 01 00',
+    ]) {
       const n = fromHex(aid).length;
       expect(tx(card, `00 A4 04 00 ${toHex(Uint8Array.of(n))} ${aid} 00`).swHex).toBe('6A82');
       expect(tx(card, `00 A4 04 0C ${toHex(Uint8Array.of(n))} ${aid}`).swHex).toBe('6A82');
@@ -217,7 +223,8 @@ describe('spec section 11 traces', () => {
     expectOk(card, '00 A4 02 0C 02 00 17');
     const msg = Buffer.from('message to be signed by the card');
     const hash = createHash('sha256').update(msg).digest();
-    const sign = (p1: number, data: Uint8Array) => expectOk(card, `80 2A ${toHex(Uint8Array.of(p1))} 80 ${toHex(Uint8Array.of(data.length))} ${toHex(data)} 00`);
+    const sign = (p1: number, data: Uint8Array) =>
+      expectOk(card, `80 2A ${toHex(Uint8Array.of(p1))} 80 ${toHex(Uint8Array.of(data.length))} ${toHex(data)} 00`);
     const recovered = (sig: Uint8Array) => publicDecrypt({ key: pub, padding: constants.RSA_PKCS1_PADDING }, sig);
     // 00: PKCS#1 v1.5 over the DigestInfo as given
     expect(verify('sha256', msg, pub, sign(0, Buffer.concat([SHA256_DIGESTINFO_PREFIX, hash])))).toBe(true);

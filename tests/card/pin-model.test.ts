@@ -84,7 +84,10 @@ class SelectPin implements Cmd {
 }
 
 class Verify implements Cmd {
-  constructor(readonly correct: boolean, readonly wrong: string) {}
+  constructor(
+    readonly correct: boolean,
+    readonly wrong: string,
+  ) {}
   check = () => true;
   run(m: Model, card: VirtualCard) {
     const value = m.ef && this.correct ? m.pins[m.ef].value : this.wrong;

@@ -162,10 +162,30 @@ describe('a garbage key or certificate names the profile file and the field', ()
   const garbage = (label: string) => `-----BEGIN ${label}-----\nAAAA\n-----END ${label}-----\n`;
 
   it.each([
-    ['keys.auth', (p: Profile) => void (p.keys.auth = garbage('PRIVATE KEY'))],
-    ['keys.common', (p: Profile) => void (p.keys.common = garbage('PRIVATE KEY'))],
-    ['certificates.auth', (p: Profile) => void (p.certificates.auth = garbage('CERTIFICATE'))],
-    ['certificates.signCa', (p: Profile) => void (p.certificates.signCa = garbage('CERTIFICATE'))],
+    [
+      'keys.auth',
+      (p: Profile) => {
+        p.keys.auth = garbage('PRIVATE KEY');
+      },
+    ],
+    [
+      'keys.common',
+      (p: Profile) => {
+        p.keys.common = garbage('PRIVATE KEY');
+      },
+    ],
+    [
+      'certificates.auth',
+      (p: Profile) => {
+        p.certificates.auth = garbage('CERTIFICATE');
+      },
+    ],
+    [
+      'certificates.signCa',
+      (p: Profile) => {
+        p.certificates.signCa = garbage('CERTIFICATE');
+      },
+    ],
   ])('%s', (field, spoil) => {
     const p = structuredClone(profile);
     spoil(p);

@@ -37,7 +37,9 @@ const fileStore = (path: string): FileStore => {
   return s;
 };
 /** Closes the stores opened so far: the next card on the same file is another process, as it were. */
-const closeAll = () => opened.splice(0).forEach((s) => s.close());
+const closeAll = () => {
+  for (const s of opened.splice(0)) s.close();
+};
 afterEach(closeAll);
 
 describe('state file', () => {
@@ -103,7 +105,7 @@ describe('state file', () => {
     expect(tx(after, '00200080').swHex).toBe('63C3');
   });
 
-  it('照合番号A/B follow the profile\'s holder data; a state file keeps only their counters', () => {
+  it("照合番号A/B follow the profile's holder data; a state file keeps only their counters", () => {
     const path = fresh('holder');
     const a = testCard(profile, { store: fileStore(path) });
     tx(a, FACE);
@@ -141,7 +143,9 @@ describe('state file', () => {
     const doc = JSON.parse(readFileSync(path, 'utf8'));
     doc.card = '000000000000000:deadbeefdeadbeef';
     writeFileSync(path, JSON.stringify(doc));
-    expect(() => testCard(profile, { store: fileStore(path) })).toThrow(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field card: this state belongs to another card`));
+    expect(() => testCard(profile, { store: fileStore(path) })).toThrow(
+      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: field card: this state belongs to another card`),
+    );
   });
 
   it.each([
@@ -149,7 +153,11 @@ describe('state file', () => {
     ['another format', '{"format":"x","version":1}', /field format: expected "myna-hil\/card-state"/],
     ['a newer version', '{"format":"myna-hil/card-state","version":9}', /field version: 9 was written by a newer myna-hil/],
     ['an older version', '{"format":"myna-hil/card-state","version":0}', /field version: 0 is older/],
-    ['a bad counter', '{"format":"myna-hil/card-state","version":1,"card":"c","updatedAt":"","pins":{"auth":{"value":"1234","remaining":-1}}}', /field pins\.auth\.remaining/],
+    [
+      'a bad counter',
+      '{"format":"myna-hil/card-state","version":1,"card":"c","updatedAt":"","pins":{"auth":{"value":"1234","remaining":-1}}}',
+      /field pins\.auth\.remaining/,
+    ],
     ['an unknown PIN', '{"format":"myna-hil/card-state","version":1,"card":"c","updatedAt":"","pins":{"nope":{"value":"1234","remaining":1}}}', /field pins/],
   ])('rejects %s with a clear message', (_what, text, re) => {
     const e = (() => {
@@ -215,7 +223,7 @@ describe('issuer operations', () => {
     expect(tx(card, '802A0080 01 00 00').swHex).toBe('6982');
   });
 
-  it('a wrong auth PIN after a right one ends the session\'s permission to re-initialise the sign password', () => {
+  it("a wrong auth PIN after a right one ends the session's permission to re-initialise the sign password", () => {
     const card = testCard(profile);
     tx(card, JPKI);
     tx(card, AUTH);

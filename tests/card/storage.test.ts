@@ -48,7 +48,11 @@ describe('a state store that fails on demand', () => {
     for (let i = 0; i < 3; i++) expect(tx(card, verifyCmd(authValue())).swHex).toBe('6581');
     expect(card.pin('auth').remaining).toBe(3);
     expect(card.isVerified('auth')).toBe(false);
-    expect(faults).toEqual([['StorageFailure', 0x6581], ['StorageFailure', 0x6581], ['StorageFailure', 0x6581]]);
+    expect(faults).toEqual([
+      ['StorageFailure', 0x6581],
+      ['StorageFailure', 0x6581],
+      ['StorageFailure', 0x6581],
+    ]);
     // storage back: the next save of *another* PIN must not write a spent auth counter
     store.failing = false;
     tx(card, SIGN);

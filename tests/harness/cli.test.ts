@@ -25,7 +25,14 @@ describe('demo', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\n6 passed, 0 failed \(\d+ APDUs\)\n$/);
     expect(r.stdout).toContain('> 00 20 00 80 <redacted>  (VERIFY)');
-    for (const secret of [AUTH, SIGN, Buffer.from(AUTH).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 ')]) {
+    for (const secret of [
+      AUTH,
+      SIGN,
+      Buffer.from(AUTH)
+        .toString('hex')
+        .toUpperCase()
+        .replace(/(..)(?!$)/g, '$1 '),
+    ]) {
       expect(r.stdout + r.stderr).not.toContain(secret);
     }
   });
@@ -110,7 +117,9 @@ describe('issuer', () => {
     it('reinit-sign-password reads its value the same way, before it contacts serve', async () => {
       const r = await cli('issuer', 'reinit-sign-password', '--control', join(dir, 'no.sock'), '--value-env', 'MYNA_TEST_UNSET');
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe('myna-hil: --value-env MYNA_TEST_UNSET: the environment variable MYNA_TEST_UNSET is not set (fix: export it, or name another variable)\n');
+      expect(r.stderr).toBe(
+        'myna-hil: --value-env MYNA_TEST_UNSET: the environment variable MYNA_TEST_UNSET is not set (fix: export it, or name another variable)\n',
+      );
       const help = await cli('issuer', 'reinit-sign-password', '--help');
       expect(help.stdout).toContain('--value-file');
       expect(help.stdout).toContain('--value-env');

@@ -37,20 +37,33 @@ describe('spec flows in process', () => {
     expect(results.every((r) => r.ok)).toBe(true);
     const all = results.flatMap((r) => r.exchanges.map((e) => e.command)).join('\n');
     for (const pin of [p.pins.auth.value, p.pins.sign.value, p.holder.myNumber]) {
-      expect(all).not.toContain(Buffer.from(pin).toString('hex').toUpperCase().replace(/(..)(?!$)/g, '$1 '));
+      expect(all).not.toContain(
+        Buffer.from(pin)
+          .toString('hex')
+          .toUpperCase()
+          .replace(/(..)(?!$)/g, '$1 '),
+      );
     }
   });
 
   it('the sign flow copes with a card without a signature certificate', async () => {
     const p = await testProfile('minor');
-    const [r] = await runFlows(inProcessChannel(cardFromProfile(p)), SPEC_FLOWS.filter((f) => f.id === '11.2'), inputs(p));
+    const [r] = await runFlows(
+      inProcessChannel(cardFromProfile(p)),
+      SPEC_FLOWS.filter((f) => f.id === '11.2'),
+      inputs(p),
+    );
     expect(r.ok).toBe(true);
     expect(r.checks.map((c) => c.what)).toContain('card has no signature certificate (minor or face-authentication card)');
   });
 
   it('a wrong PIN stops a flow with the status word in the failed check', async () => {
     const p = await testProfile();
-    const [r] = await runFlows(inProcessChannel(cardFromProfile(p)), SPEC_FLOWS.filter((f) => f.id === '11.1'), { ...inputs(p), authPin: '0000' });
+    const [r] = await runFlows(
+      inProcessChannel(cardFromProfile(p)),
+      SPEC_FLOWS.filter((f) => f.id === '11.1'),
+      { ...inputs(p), authPin: '0000' },
+    );
     expect(r.ok).toBe(false);
     expect(failedChecks([r]).join()).toMatch(/answers 9000/);
     expect(r.checks.find((c) => !c.ok)?.detail).toBe('answered 63C2 (COUNTER(2))');
@@ -69,7 +82,11 @@ describe('flows catch what the card gets wrong', () => {
         return basic4Head ? Uint8Array.from(r, (b, i) => (i === 6 ? b + 1 : b)) : r;
       },
     };
-    const [r] = await runFlows(skewed, SPEC_FLOWS.filter((f) => f.id === '11.3'), inputs(p));
+    const [r] = await runFlows(
+      skewed,
+      SPEC_FLOWS.filter((f) => f.id === '11.3'),
+      inputs(p),
+    );
     expect(failedChecks([r])).toEqual(['11.3: DF21 offsets point at DF22..DF25']);
     expect(r.checks.find((c) => !c.ok)?.detail).toMatch(/^table 270,\d+,\d+,\d+ actual 14,/);
   });
@@ -109,10 +126,19 @@ describe('flows import nothing of the card they test', () => {
     [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s+(?:type\s+)?([^'";]*?)\s*from\s*'([^']+)'/gms)].map((m) => ({ names: m[1], from: m[2] }));
 
   it('harness/flows takes from simulator/ only the channel type, status-word names, trace redaction and toHex', () => {
-    const allowed = new Set(['../../simulator/card/channel.ts', '../../simulator/apdu/sw.ts', '../../simulator/apdu/trace.ts', '../../simulator/apdu/codec.ts']);
+    const allowed = new Set([
+      '../../simulator/card/channel.ts',
+      '../../simulator/apdu/sw.ts',
+      '../../simulator/apdu/trace.ts',
+      '../../simulator/apdu/codec.ts',
+    ]);
     const files = readdirSync(flowsDir).filter((f) => f.endsWith('.ts'));
     expect(files).toEqual(expect.arrayContaining(['apdu.ts', 'authenticity.ts', 'card-ref.ts', 'spec-flows.ts', 'tlv.ts']));
-    const fromSimulator = files.flatMap((f) => importsOf(new URL(f, flowsDir)).filter((i) => i.from.includes('simulator/')).map((i) => ({ file: f, ...i })));
+    const fromSimulator = files.flatMap((f) =>
+      importsOf(new URL(f, flowsDir))
+        .filter((i) => i.from.includes('simulator/'))
+        .map((i) => ({ file: f, ...i })),
+    );
     expect(fromSimulator.filter((i) => !allowed.has(i.from))).toEqual([]);
     for (const forbidden of ['simulator/profile', 'simulator/applets', 'simulator/card/crypto']) {
       expect(fromSimulator.filter((i) => i.from.includes(forbidden))).toEqual([]);
@@ -123,7 +149,9 @@ describe('flows import nothing of the card they test', () => {
 
   it('harness/pcsc does not import harness/flows (the channel lives beside SmartCard)', () => {
     const pcscDir = new URL('../../harness/pcsc/', import.meta.url);
-    const imports = readdirSync(pcscDir).filter((f) => f.endsWith('.ts')).flatMap((f) => importsOf(new URL(f, pcscDir)).map((i) => i.from));
+    const imports = readdirSync(pcscDir)
+      .filter((f) => f.endsWith('.ts'))
+      .flatMap((f) => importsOf(new URL(f, pcscDir)).map((i) => i.from));
     expect(imports).toContain('../../simulator/card/channel.ts');
     expect(imports.filter((i) => i.includes('flows'))).toEqual([]);
   });
@@ -242,11 +270,17 @@ describe('flows BER-TLV reader (docs/card.md §3.2.1)', () => {
 
   /** Valid 1-3 byte tags: one byte whose low 5 bits are not 1F; or 1F-form with continuation bytes. */
   const tagArb = fc.oneof(
-    fc.integer({ min: 0, max: 0xff }).filter((b) => (b & 0x1f) !== 0x1f).map((b) => [b]),
+    fc
+      .integer({ min: 0, max: 0xff })
+      .filter((b) => (b & 0x1f) !== 0x1f)
+      .map((b) => [b]),
     fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 0x7f })).map(([hi, b]) => [(hi << 5) | 0x1f, b]),
-    fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0x80, max: 0xff }), fc.integer({ min: 0, max: 0x7f })).map(([hi, b, c]) => [(hi << 5) | 0x1f, b, c]),
+    fc
+      .tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0x80, max: 0xff }), fc.integer({ min: 0, max: 0x7f }))
+      .map(([hi, b, c]) => [(hi << 5) | 0x1f, b, c]),
   );
-  const formFor = (n: number) => fc.constantFrom<Form>(...(n < 0x80 ? ['short', '81', '82'] as Form[] : n < 0x100 ? ['81', '82'] as Form[] : ['82'] as Form[]));
+  const formFor = (n: number) =>
+    fc.constantFrom<Form>(...(n < 0x80 ? (['short', '81', '82'] as Form[]) : n < 0x100 ? (['81', '82'] as Form[]) : (['82'] as Form[])));
   const objectArb = fc
     .tuple(tagArb, fc.uint8Array({ maxLength: 600 }))
     .chain(([tag, value]) => formFor(value.length).map((form) => ({ tag, value, form, bytes: encodeTlv(tag, value, form) })));

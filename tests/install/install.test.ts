@@ -47,24 +47,49 @@ describe('npm pack, installed into a temporary prefix', () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('ships what a user runs and reads, not the tests, the bench or CI', () => {
-    for (const f of ['bin/myna-hil.mjs', 'dist/build.json', 'dist/cli/main.mjs', 'package.json', 'README.md', 'LICENSE', 'simulator/card/card.ts', 'harness/cli/main.ts', 'scripts/pcsc-stack.sh']) {
+    for (const f of [
+      'bin/myna-hil.mjs',
+      'dist/build.json',
+      'dist/cli/main.mjs',
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'simulator/card/card.ts',
+      'harness/cli/main.ts',
+      'scripts/pcsc-stack.sh',
+    ]) {
       expect(contents, f).toContain(f);
     }
-    expect(contents.some((f) => f.startsWith('docs/')), 'docs/').toBe(true);
+    expect(
+      contents.some((f) => f.startsWith('docs/')),
+      'docs/',
+    ).toBe(true);
     for (const prefix of ['tests/', 'bench/', '.ci/', 'node_modules/', 'reports/', 'bin/launch.mjs', 'bin/run-ts.mjs', 'tsconfig.json']) {
-      expect(contents.filter((f) => f.startsWith(prefix)), prefix).toEqual([]);
+      expect(
+        contents.filter((f) => f.startsWith(prefix)),
+        prefix,
+      ).toEqual([]);
     }
   });
 
   it('`myna-hil demo` runs from the install and writes nothing into it', () => {
     const prefix = join(work, 'prefix');
-    execFileSync('npm', ['install', '--global', '--prefix', prefix, '--omit=optional', '--ignore-scripts', '--no-save', tarball], { cwd: work, env: NPM_ENV, encoding: 'utf8' });
+    execFileSync('npm', ['install', '--global', '--prefix', prefix, '--omit=optional', '--ignore-scripts', '--no-save', tarball], {
+      cwd: work,
+      env: NPM_ENV,
+      encoding: 'utf8',
+    });
     const pkg = join(prefix, 'lib', 'node_modules', 'myna-hil');
     const before = snapshot(pkg);
     // Read-only for good measure (root ignores the mode bits: the snapshot comparison is the real check).
     execFileSync('chmod', ['-R', 'a-w', pkg]);
     try {
-      const run = spawnSync(join(prefix, 'bin', 'myna-hil'), ['demo'], { cwd: work, env: { ...process.env, FORCE_COLOR: '0', HOME: work }, encoding: 'utf8', timeout: 60_000 });
+      const run = spawnSync(join(prefix, 'bin', 'myna-hil'), ['demo'], {
+        cwd: work,
+        env: { ...process.env, FORCE_COLOR: '0', HOME: work },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       expect(run.stderr).not.toMatch(/Error|rebuilt/);
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/\b6 passed, 0 failed\b/);

@@ -244,7 +244,24 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     const slot = await slotOf(AUTH_TOKEN);
     const data = file('data');
     writeFileSync(data, randomBytes(1000));
-    await ok('pkcs11-tool', ['--module', MODULE, '--slot', slot, '--login', '--pin', pin('auth'), '--sign', '--id', '01', '-m', 'SHA256-RSA-PKCS', '--input-file', data, '--output-file', file('sig')]);
+    await ok('pkcs11-tool', [
+      '--module',
+      MODULE,
+      '--slot',
+      slot,
+      '--login',
+      '--pin',
+      pin('auth'),
+      '--sign',
+      '--id',
+      '01',
+      '-m',
+      'SHA256-RSA-PKCS',
+      '--input-file',
+      data,
+      '--output-file',
+      file('sig'),
+    ]);
     const cert = await readCert('01');
     await ok('openssl', ['x509', '-in', file('cert-01.pem'), '-pubkey', '-noout', '-out', file('pub-01.pem')]);
     const v = await ok('openssl', ['dgst', '-sha256', '-verify', file('pub-01.pem'), '-signature', file('sig'), data]);
@@ -260,7 +277,24 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     const slot = await slotOf(SIGN_TOKEN);
     const data = file('data2');
     writeFileSync(data, randomBytes(333));
-    await ok('pkcs11-tool', ['--module', MODULE, '--slot', slot, '--login', '--pin', pin('sign'), '--sign', '--id', '02', '-m', 'SHA256-RSA-PKCS', '--input-file', data, '--output-file', file('sig2')]);
+    await ok('pkcs11-tool', [
+      '--module',
+      MODULE,
+      '--slot',
+      slot,
+      '--login',
+      '--pin',
+      pin('sign'),
+      '--sign',
+      '--id',
+      '02',
+      '-m',
+      'SHA256-RSA-PKCS',
+      '--input-file',
+      data,
+      '--output-file',
+      file('sig2'),
+    ]);
     const cert = await readCert('02', ['--verify-pin', '--auth-id', '02', '--pin', pin('sign')]);
     await ok('openssl', ['x509', '-in', file('cert-02.pem'), '-pubkey', '-noout', '-out', file('pub-02.pem')]);
     expect((await ok('openssl', ['dgst', '-sha256', '-verify', file('pub-02.pem'), '-signature', file('sig2'), data])).stdout.trim()).toBe('Verified OK');
@@ -278,7 +312,12 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     const verifies = seen.filter((x) => x.header === '00200080');
     const login = verifies.findIndex((x) => x.hasData && x.sw === '9000');
     expect(login).toBeGreaterThanOrEqual(0);
-    expect(verifies.slice(login + 1).filter((x) => !x.hasData).map((x) => x.sw)).toContain('63C3');
+    expect(
+      verifies
+        .slice(login + 1)
+        .filter((x) => !x.hasData)
+        .map((x) => x.sw),
+    ).toContain('63C3');
     expect(r.stdout).toMatch(/C_SeedRandom\(\) and C_GenerateRandom\(\):[\s\S]*seems to be OK/);
     expect(r.stdout).toMatch(/SHA256-RSA-PKCS: OK/);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('No errors');
@@ -288,7 +327,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
   it('a wrong PIN through pkcs11-tool --login is a spent try in the card and its state file; three lock the PIN and the right one is refused', async () => {
     const slot = await slotOf(AUTH_TOKEN);
     const badLogin = () => run('pkcs11-tool', ['--module', MODULE, '--slot', slot, '--login', '--pin', '0000', '--list-objects']);
-    expect(pin('auth') === '0000', 'the test card\'s auth PIN must not be the wrong PIN used here').toBe(false);
+    expect(pin('auth') === '0000', "the test card's auth PIN must not be the wrong PIN used here").toBe(false);
     const listPins = async () => parsePins((await ok('pkcs15-tool', ['--reader', '0', '--list-pins'])).stdout);
 
     let r = await badLogin();
@@ -312,7 +351,24 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     // The right PIN is refused now: the card answers 69 84 without comparing (OpenSC 0.23 reports
     // that as CKR_GENERAL_ERROR), and the counter stays at 0.
     seen.length = 0;
-    r = await run('pkcs11-tool', ['--module', MODULE, '--slot', slot, '--login', '--pin', pin('auth'), '--sign', '--id', '01', '-m', 'SHA256-RSA-PKCS', '--input-file', file('data'), '--output-file', file('sig-locked')]);
+    r = await run('pkcs11-tool', [
+      '--module',
+      MODULE,
+      '--slot',
+      slot,
+      '--login',
+      '--pin',
+      pin('auth'),
+      '--sign',
+      '--id',
+      '01',
+      '-m',
+      'SHA256-RSA-PKCS',
+      '--input-file',
+      file('data'),
+      '--output-file',
+      file('sig-locked'),
+    ]);
     expect(r.code, r.what).not.toBe(0);
     expect(r.stderr).toMatch(/C_Login failed/);
     expect(seen.filter((x) => x.header === '00200080' && x.hasData).map((x) => x.sw)).toEqual(['6984']);

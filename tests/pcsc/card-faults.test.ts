@@ -67,10 +67,14 @@ describePcsc('faults around the real card through pcscd', () => {
     expect(counters()).toEqual([3, 5, 3, 3, 3]);
     const insertions = transport.status().insertions;
 
-    const child = spawn(process.execPath, [resolve(ROOT, 'bin/run-ts.mjs'), resolve(ROOT, 'tests/support/pcsc-vanishing-client.ts'), R0, wrongPin(profile.pins.auth.value)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [resolve(ROOT, 'bin/run-ts.mjs'), resolve(ROOT, 'tests/support/pcsc-vanishing-client.ts'), R0, wrongPin(profile.pins.auth.value)],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const out: string[] = [];
     for (const s of [child.stdout, child.stderr]) s.on('data', (b: Buffer) => out.push(...b.toString('utf8').split('\n').filter(Boolean)));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
@@ -105,7 +109,11 @@ describePcsc('faults around the real card through pcscd', () => {
     const h = await waitFor(() => ctx!.connect(R0), { timeoutMs: 10_000, what: 'a connection once the dead client is gone' });
     expect(await authQuery(h)).toBe('63C2'); // exactly the one try the dead client spent
     expect(counters()).toEqual([2, 5, 3, 3, 3]);
-    const results = await runFlows(pcscChannel(h), SPEC_FLOWS.filter((f) => ['11.1', '11.2', '11.3'].includes(f.id)), inputs());
+    const results = await runFlows(
+      pcscChannel(h),
+      SPEC_FLOWS.filter((f) => ['11.1', '11.2', '11.3'].includes(f.id)),
+      inputs(),
+    );
     expect(describeFailures(results)).toBe('');
     expect(results.map((r) => r.ok)).toEqual([true, true, true]);
     expect(counters()).toEqual([3, 5, 3, 3, 3]); // 11.1 verified the right PIN: full again
@@ -164,7 +172,11 @@ describePcsc('faults around the real card through pcscd', () => {
       expect(card.pin('auth').remaining).toBe(1);
 
       const h3 = ctx!.cards()[0];
-      const results = await runFlows(pcscChannel(h3), SPEC_FLOWS.filter((f) => f.id === '11.1'), inputs());
+      const results = await runFlows(
+        pcscChannel(h3),
+        SPEC_FLOWS.filter((f) => f.id === '11.1'),
+        inputs(),
+      );
       expect(describeFailures(results)).toBe('');
       expect(card.pin('auth').remaining).toBe(3);
     },

@@ -24,7 +24,19 @@ import { saveProfile } from '../../simulator/profile/io.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { testProfile } from '../support/card.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
-import { AID, describeFailures, hex, serveRealCard, spawnServe, txHex, verifyApdu, waitVisible, wrongPin, type ServedCard, type ServeProcess } from '../support/real-card.ts';
+import {
+  AID,
+  describeFailures,
+  hex,
+  serveRealCard,
+  spawnServe,
+  txHex,
+  verifyApdu,
+  waitVisible,
+  wrongPin,
+  type ServedCard,
+  type ServeProcess,
+} from '../support/real-card.ts';
 import { waitFor } from '../support/wait.ts';
 
 const R0 = vpcdReaderName(0);
@@ -35,7 +47,14 @@ const OTHER_ATR = '3BE000FF8131FE4514';
 
 const der = (pem: string) => new Uint8Array(new X509Certificate(pem).raw);
 const signApdu = (message: string) =>
-  encodeCommand({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: Buffer.concat([SHA256_DIGESTINFO_PREFIX, createHash('sha256').update(message).digest()]), ne: 256 });
+  encodeCommand({
+    cla: 0x80,
+    ins: 0x2a,
+    p1: 0,
+    p2: 0x80,
+    data: Buffer.concat([SHA256_DIGESTINFO_PREFIX, createHash('sha256').update(message).digest()]),
+    ne: 256,
+  });
 
 describePcsc('the real card through pcscd', () => {
   let release: () => void = () => {};

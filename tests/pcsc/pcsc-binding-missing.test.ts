@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 vi.mock('pcsclite', () => {
-  throw new Error("Could not locate the bindings file. Tried: build/Release/pcsclite.node");
+  throw new Error('Could not locate the bindings file. Tried: build/Release/pcsclite.node');
 });
 
 const { openPcsc, pcscBindingAvailable, PcscError, PcscUnavailableError } = await import('../../harness/pcsc/index.ts');

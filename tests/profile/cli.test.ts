@@ -53,8 +53,10 @@ describe('card new', () => {
       for (const o of [`--${pin}-pin-file`, `--${pin}-pin-env`]) expect(r.stdout).toContain(o);
     }
     const text = r.stdout.replace(/\s+/g, ' ');
-    expect(text).toContain("printf '%s\\n' \"$SIGN\" | myna-hil card new -o"); // the example reading standard input
-    expect(text).toContain('PIN values: each --X value option has --X-file PATH (- reads standard input; one trailing newline is dropped) and --X-env VAR; give exactly one of the three.');
+    expect(text).toContain('printf \'%s\\n\' "$SIGN" | myna-hil card new -o'); // the example reading standard input
+    expect(text).toContain(
+      'PIN values: each --X value option has --X-file PATH (- reads standard input; one trailing newline is dropped) and --X-env VAR; give exactly one of the three.',
+    );
   });
 
   it('--out naming a directory is exit 2 with the fix, even with --force, before any key is made', async () => {
@@ -63,16 +65,15 @@ describe('card new', () => {
     for (const force of [['--force'], []]) {
       const r = await cliWith({ timeoutMs: 30_000 }, 'card', 'new', '--out', sub, ...force);
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe(`myna-hil: ${sub}: is a directory; --out names the profile file to write (fix: give a file path, e.g. ${join(sub, 'card.json')})\n`);
+      expect(r.stderr).toBe(
+        `myna-hil: ${sub}: is a directory; --out names the profile file to write (fix: give a file path, e.g. ${join(sub, 'card.json')})\n`,
+      );
     }
   });
 
   it('a file that appears at --out while the keys are made is not overwritten without --force', async () => {
     const out = join(dir, 'raced.json');
-    const r = await cliWith(
-      { onStderr: (chunk) => chunk.includes('generating') && writeFileSync(out, 'made meanwhile') },
-      'card', 'new', '--out', out,
-    );
+    const r = await cliWith({ onStderr: (chunk) => chunk.includes('generating') && writeFileSync(out, 'made meanwhile') }, 'card', 'new', '--out', out);
     expect(r.stderr).toContain('generating');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${out}: the file appeared while the card was generated; refusing to overwrite it (fix: add --force, or choose another --out)`);
@@ -86,7 +87,20 @@ describe('card new', () => {
     writeFileSync(signFile, 'FILE7391\n');
     const r = await cliWith(
       { stdin: '2468\n', env: { MYNA_TEST_AUTH: '1357', MYNA_TEST_COMMON: '9753' } },
-      'card', 'new', '--out', out, '--sign-pin-file', signFile, '--auth-pin-env', 'MYNA_TEST_AUTH', '--kenmen-pin-file', '-', '--common-pin-env', 'MYNA_TEST_COMMON', '--juki-pin', '8642',
+      'card',
+      'new',
+      '--out',
+      out,
+      '--sign-pin-file',
+      signFile,
+      '--auth-pin-env',
+      'MYNA_TEST_AUTH',
+      '--kenmen-pin-file',
+      '-',
+      '--common-pin-env',
+      'MYNA_TEST_COMMON',
+      '--juki-pin',
+      '8642',
     );
     expect(r.code, r.stderr).toBe(0);
     const pins = JSON.parse(readFileSync(out, 'utf8')).pins;
@@ -95,10 +109,26 @@ describe('card new', () => {
   });
 
   it.each([
-    ['two sources for one PIN', ['--auth-pin', '1234', '--auth-pin-env', 'MYNA_TEST_UNSET'], '--auth-pin and --auth-pin-env: give the value of --auth-pin once, from one of them'],
-    ['an unset variable', ['--auth-pin-env', 'MYNA_TEST_UNSET'], '--auth-pin-env MYNA_TEST_UNSET: the environment variable MYNA_TEST_UNSET is not set (fix: export it, or name another variable)'],
-    ['a missing file', ['--sign-pin-file', '/nonexistent/sign.txt'], '--sign-pin-file /nonexistent/sign.txt: cannot read it: no such file (fix: give a readable file, or - for standard input)'],
-    ['standard input twice', ['--sign-pin-file', '-', '--auth-pin-file', '-'], '--auth-pin-file -: standard input is already read for --sign-pin-file (fix: give one of them a file or a variable)'],
+    [
+      'two sources for one PIN',
+      ['--auth-pin', '1234', '--auth-pin-env', 'MYNA_TEST_UNSET'],
+      '--auth-pin and --auth-pin-env: give the value of --auth-pin once, from one of them',
+    ],
+    [
+      'an unset variable',
+      ['--auth-pin-env', 'MYNA_TEST_UNSET'],
+      '--auth-pin-env MYNA_TEST_UNSET: the environment variable MYNA_TEST_UNSET is not set (fix: export it, or name another variable)',
+    ],
+    [
+      'a missing file',
+      ['--sign-pin-file', '/nonexistent/sign.txt'],
+      '--sign-pin-file /nonexistent/sign.txt: cannot read it: no such file (fix: give a readable file, or - for standard input)',
+    ],
+    [
+      'standard input twice',
+      ['--sign-pin-file', '-', '--auth-pin-file', '-'],
+      '--auth-pin-file -: standard input is already read for --sign-pin-file (fix: give one of them a file or a variable)',
+    ],
   ])('%s is exit 2 before any key is made, without a file', async (_what, opts, message) => {
     const out = join(dir, 'never.json');
     const r = await cliWith({ stdin: 'ABC123\n', timeoutMs: 30_000 }, 'card', 'new', '--out', out, ...opts);
@@ -133,7 +163,9 @@ describe('card show', () => {
     execFileSync('mkfifo', [fifo]);
     const r = await cliWith({ timeoutMs: 30_000 }, 'card', 'show', fifo);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`myna-hil: ${fifo}: cannot read the card profile: it is a FIFO (named pipe) (fix: give the path of a file made by \`myna-hil card new\`)\n`);
+    expect(r.stderr).toBe(
+      `myna-hil: ${fifo}: cannot read the card profile: it is a FIFO (named pipe) (fix: give the path of a file made by \`myna-hil card new\`)\n`,
+    );
   });
 
   it('a missing file is exit 2 with the path', async () => {

@@ -103,9 +103,21 @@ describe('variants', () => {
 
   it('locked with --locked-pin sign, and every option reaches the profile', async () => {
     const p = await generateProfile({
-      variant: 'locked', lockedPin: 'sign', signPin: 'ZX81SPECTRUM', authPin: '0420', jukiPin: '1111', kenmenPin: '2222',
-      name: '鈴木　花子', nameAlt: '00100', address: '大阪府大阪市北区中之島１－３－２０', birthDate: '1995-04-01', sex: '2',
-      myNumber: '234567890121', expiry: '2034-04-01', securityCode: '9876', municipality: '27127',
+      variant: 'locked',
+      lockedPin: 'sign',
+      signPin: 'ZX81SPECTRUM',
+      authPin: '0420',
+      jukiPin: '1111',
+      kenmenPin: '2222',
+      name: '鈴木　花子',
+      nameAlt: '00100',
+      address: '大阪府大阪市北区中之島１－３－２０',
+      birthDate: '1995-04-01',
+      sex: '2',
+      myNumber: '234567890121',
+      expiry: '2034-04-01',
+      securityCode: '9876',
+      municipality: '27127',
       now: new Date('2026-01-15T03:00:00Z'),
     });
     expect(p.pins.sign).toEqual({ value: 'ZX81SPECTRUM', remaining: 0 });
@@ -152,8 +164,10 @@ describe('option validation (InputError naming the option, before any key is gen
 describe('certificates', () => {
   it('chain to the card CAs, are sha256WithRSAEncryption DER starting 30 82, and carry the JPKI key usages', () => {
     const p = P('adult');
-    const authCa = der(p.certificates.authCa), signCa = der(p.certificates.signCa);
-    const auth = der(p.certificates.auth), sign = der(p.certificates.sign!);
+    const authCa = der(p.certificates.authCa),
+      signCa = der(p.certificates.signCa);
+    const auth = der(p.certificates.auth),
+      sign = der(p.certificates.sign!);
     expect(auth.verify(authCa.publicKey)).toBe(true);
     expect(auth.checkIssued(authCa)).toBe(true);
     expect(sign.verify(signCa.publicKey)).toBe(true);
@@ -250,7 +264,14 @@ describe('issuer signatures', () => {
     const issuer = createPublicKey(p.issuer.key);
     const served = (file: Uint8Array, tag: number) => {
       const o = objectsOf(file);
-      return Buffer.concat(o.slice(0, o.findIndex((x) => x.tag === tag)).map((x) => x.raw));
+      return Buffer.concat(
+        o
+          .slice(
+            0,
+            o.findIndex((x) => x.tag === tag),
+          )
+          .map((x) => x.raw),
+      );
     };
     expect(hex(textIntegrityTbs(p))).toBe(hex(served(f.text.get(3)!, 0xdf33)));
     expect(hex(textApKeyTbs(p))).toBe(hex(served(f.text.get(7)!, 0xdf52)));

@@ -40,7 +40,9 @@ describe('loading', () => {
 
   it('a missing file names the path', () => {
     const file = join(dir, 'nope.json');
-    expect(errorOf(() => loadProfile(file)).message).toBe(`${file}: cannot read the card profile: no such file (fix: give the path of a file made by \`myna-hil card new\`)`);
+    expect(errorOf(() => loadProfile(file)).message).toBe(
+      `${file}: cannot read the card profile: no such file (fix: give the path of a file made by \`myna-hil card new\`)`,
+    );
   });
 
   it('a JSON syntax error names file:line:column', () => {
@@ -57,7 +59,16 @@ describe('loading', () => {
   });
 
   it('jsonErrorOffset finds the first error, or -1', () => {
-    const cases: Array<[string, number]> = [['{"a":}', 5], ['{"a":1,}', 7], ['[1 2]', 3], ['{"a":tru}', 5], ['{} x', 3], ['"x\ny"', 2], ['', 0], ['{"a":[1,{"b":null}]}', -1]];
+    const cases: Array<[string, number]> = [
+      ['{"a":}', 5],
+      ['{"a":1,}', 7],
+      ['[1 2]', 3],
+      ['{"a":tru}', 5],
+      ['{} x', 3],
+      ['"x\ny"', 2],
+      ['', 0],
+      ['{"a":[1,{"b":null}]}', -1],
+    ];
     for (const [text, at] of cases) {
       expect([text, jsonErrorOffset(text)]).toEqual([text, at]);
       let parses = true;
@@ -77,13 +88,15 @@ describe('loading', () => {
     expect(m).toBe('card.json: field holder.myNumber: My Number check digit is wrong (fix: the check digit after 12345678901 is 8)');
     const q = clone(base) as unknown as { pins: { sign: { remaining: number } } };
     q.pins.sign.remaining = 99;
-    expect(errorOf(() => parseProfile(json(q), 'card.json')).message).toMatch(/^card\.json: field pins\.sign\.remaining: .* \(fix: correct the field, or regenerate/);
+    expect(errorOf(() => parseProfile(json(q), 'card.json')).message).toMatch(
+      /^card\.json: field pins\.sign\.remaining: .* \(fix: correct the field, or regenerate/,
+    );
     const r = clone(base) as unknown as { holder: Record<string, unknown> };
     delete r.holder.address;
     expect(errorOf(() => parseProfile(json(r), 'card.json')).message).toMatch(/^card\.json: field holder\.address: /);
   });
 
-  it('a PIN value that breaks its kind\'s rule is refused, naming file, field and rule, never the value', () => {
+  it("a PIN value that breaks its kind's rule is refused, naming file, field and rule, never the value", () => {
     const cases: Array<[PinKind, string, string]> = [
       ['auth', '12', '4 digits'],
       ['sign', 'abc', '6-16 of A-Z and 0-9 with at least one letter and one digit'],
@@ -111,7 +124,7 @@ describe('loading', () => {
     fc.constantFrom('１２３４', '1234 ', ' 1234', '12\n4', 'ABC１２3'),
   );
 
-  it('property: a profile loads exactly when every PIN value follows its kind\'s rule', () => {
+  it("property: a profile loads exactly when every PIN value follows its kind's rule", () => {
     fc.assert(
       fc.property(fc.constantFrom<PinKind>('sign', 'auth', 'juki', 'kenmen', 'common'), pinish, (kind, value) => {
         const p = clone(base);

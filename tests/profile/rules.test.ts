@@ -41,7 +41,8 @@ describe('My Number check digit', () => {
       fc.property(digitString(11), fc.integer({ min: 0, max: 10 }), fc.integer({ min: 1, max: 9 }), (d, pos, delta) => {
         const valid = d + myNumberCheckDigit(d);
         const changed = valid.slice(0, pos) + ((Number(valid[pos]) + delta) % 10) + valid.slice(pos + 1);
-        const before = weightedSum(d) % 11, after = weightedSum(changed.slice(0, 11)) % 11;
+        const before = weightedSum(d) % 11,
+          after = weightedSum(changed.slice(0, 11)) % 11;
         expect(after).not.toBe(before);
         const undetectable = before <= 1 && after <= 1;
         return isValidMyNumber(changed) === undetectable;
@@ -53,7 +54,9 @@ describe('My Number check digit', () => {
     // Search deterministically for a valid number and a single-digit change that stays valid.
     let found: [string, string] | undefined;
     for (let i = 0; i < 100_000 && !found; i++) {
-      const d = String(i * 7919).padStart(11, '0').slice(-11);
+      const d = String(i * 7919)
+        .padStart(11, '0')
+        .slice(-11);
       const v = d + myNumberCheckDigit(d);
       for (let pos = 0; pos < 11 && !found; pos++) {
         for (let x = 0; x <= 9 && !found; x++) {
@@ -92,7 +95,9 @@ describe('signature password rule (6-16 of A-Z 0-9, at least one letter and one 
 
   it('rejects any character outside A-Z 0-9 (lower case included)', () => {
     const other = fc.string({ minLength: 1, maxLength: 1, unit: 'binary' }).filter((c) => !/[A-Z0-9]/.test(c));
-    fc.assert(fc.property(other, fc.integer({ min: 0, max: 6 }), (c, at) => !isValidSignPassword(('ABC123X'.slice(0, at) + c + 'ABC123X'.slice(at)).slice(0, 16))));
+    fc.assert(
+      fc.property(other, fc.integer({ min: 0, max: 6 }), (c, at) => !isValidSignPassword(('ABC123X'.slice(0, at) + c + 'ABC123X'.slice(at)).slice(0, 16))),
+    );
   });
 
   it('the generator refuses a bad password with an InputError naming the option, before any key is made', async () => {

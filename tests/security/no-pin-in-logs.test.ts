@@ -145,7 +145,9 @@ describe('no PIN in the serve log or in error messages', () => {
       const verify = Uint8Array.of(0x00, 0x20, 0x00, 0x80, 0x04, ...Buffer.from('7294'));
       const faulted = await send(verify);
       expect(failedSaves()).toBe(1);
-      expect(faulted).toMatch(/warning: card fault, answered 6581 \(MEMORY_FAILURE\): the card state could not be saved, nothing was changed: EIO: i\/o error writing the state/);
+      expect(faulted).toMatch(
+        /warning: card fault, answered 6581 \(MEMORY_FAILURE\): the card state could not be saved, nothing was changed: EIO: i\/o error writing the state/,
+      );
       expectNoPin(faulted, '7294');
 
       await fc.assert(
@@ -163,7 +165,10 @@ describe('no PIN in the serve log or in error messages', () => {
   it('issuer errors name the PIN and the rule, never the refused value (property)', async () => {
     const card = await newCard();
     /** Values no PIN accepts: lower-case letters with digits, or 5-8 digits. */
-    const refused = fc.oneof(fc.stringMatching(/^[a-z0-9]{5,20}$/).filter((s) => /[a-z]/.test(s) && /\d/.test(s)), fc.stringMatching(/^\d{5,8}$/));
+    const refused = fc.oneof(
+      fc.stringMatching(/^[a-z0-9]{5,20}$/).filter((s) => /[a-z]/.test(s) && /\d/.test(s)),
+      fc.stringMatching(/^\d{5,8}$/),
+    );
     fc.assert(
       fc.property(fc.constantFrom(...USER_PINS), refused, (id, value) => {
         let message = '';
@@ -211,7 +216,10 @@ describe('no PIN in the serve log or in error messages', () => {
     const out: string[] = [];
     const control = join(tempDir(), 'ctl.sock');
     const card = await newCard();
-    const running = await startServe({ card: 'p.json', slot: 0, basePort: server.port, quickAck: false, control }, () => card, { out: (l) => out.push(l), err: (l) => out.push(l) });
+    const running = await startServe({ card: 'p.json', slot: 0, basePort: server.port, quickAck: false, control }, () => card, {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+    });
     try {
       const from = out.length;
       for (const [command, body] of [

@@ -82,7 +82,8 @@ describe('removeTempFiles', () => {
   it("removes only the named file's leftovers", () => {
     const path = fresh('leftovers');
     const sib = (f: string) => join(path, '..', f);
-    for (const f of ['.card.state.json.tmp-1234-0', '.card.state.json.tmp-9f8e7d6c5b4a3921', '.other.json.tmp-1', 'card.state.json.tmp-1', 'card.state.json']) writeFileSync(sib(f), '7391');
+    for (const f of ['.card.state.json.tmp-1234-0', '.card.state.json.tmp-9f8e7d6c5b4a3921', '.other.json.tmp-1', 'card.state.json.tmp-1', 'card.state.json'])
+      writeFileSync(sib(f), '7391');
     expect(removeTempFiles(path).sort()).toEqual(['.card.state.json.tmp-1234-0', '.card.state.json.tmp-9f8e7d6c5b4a3921']);
     for (const f of ['.other.json.tmp-1', 'card.state.json.tmp-1', 'card.state.json']) expect(existsSync(sib(f))).toBe(true);
   });

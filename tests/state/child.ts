@@ -50,7 +50,9 @@ export function startFixture(name: string, ...args: string[]): Child {
       const outcome = await waitFor(seen, { timeoutMs: 30_000, what: `${name} to print "${line}"` }).catch((err: Error) => err);
       if (outcome === 'ok') return;
       proc.kill('SIGKILL');
-      throw new Error(`${name} printed ${JSON.stringify(lines)}${exited ? ' and ended' : ''} instead of "${line}" (${outcome === 'other' ? 'early' : (outcome as Error).message}); stderr: ${stderr}`);
+      throw new Error(
+        `${name} printed ${JSON.stringify(lines)}${exited ? ' and ended' : ''} instead of "${line}" (${outcome === 'other' ? 'early' : (outcome as Error).message}); stderr: ${stderr}`,
+      );
     },
   };
 }

@@ -49,7 +49,9 @@ describe('in one process', () => {
     const first = new FileStore(path);
     expect(lockHolder(path)).toBe(process.pid);
     const e = inputError(() => new FileStore(path));
-    expect(e.message).toMatch(new RegExp(`^${esc(path)}: the state file is in use by this process \\(pid ${process.pid}\\) \\(lock file ${esc(path)}\\.lock\\)`));
+    expect(e.message).toMatch(
+      new RegExp(`^${esc(path)}: the state file is in use by this process \\(pid ${process.pid}\\) \\(lock file ${esc(path)}\\.lock\\)`),
+    );
     expect(e.message).toContain('use another --state file');
     first.close();
     expect(existsSync(`${path}.lock`)).toBe(false);
@@ -63,11 +65,13 @@ describe('in one process', () => {
     const path = fresh();
     const store = new FileStore(path);
     store.close();
-    expect(() => store.save({ format: 'myna-hil/card-state', version: 1, card: 'c', updatedAt: '', pins: {} })).toThrow(`${path}: the state store is closed; the change is not saved`);
+    expect(() => store.save({ format: 'myna-hil/card-state', version: 1, card: 'c', updatedAt: '', pins: {} })).toThrow(
+      `${path}: the state store is closed; the change is not saved`,
+    );
     expect(existsSync(path)).toBe(false);
   });
 
-  it('two cards on one state file cannot refund each other\'s tries: the second buildCard is refused until the first is closed', () => {
+  it("two cards on one state file cannot refund each other's tries: the second buildCard is refused until the first is closed", () => {
     const path = fresh();
     const a = buildCard(profilePath, path);
     expect(() => buildCard(profilePath, path)).toThrow(/the state file is in use by this process/);

@@ -63,7 +63,9 @@ describe('a malformed state file', () => {
   it('jsonSyntaxReason keeps the reason of a message that quotes nothing', () => {
     expect(jsonSyntaxReason(new SyntaxError('Unexpected end of JSON input'))).toBe('Unexpected end of JSON input');
     expect(jsonSyntaxReason(new SyntaxError('Unterminated string in JSON at position 5'))).toBe('Unterminated string');
-    expect(jsonSyntaxReason(new SyntaxError('Unexpected non-whitespace character after JSON at position 7'))).toBe('Unexpected non-whitespace character after JSON');
+    expect(jsonSyntaxReason(new SyntaxError('Unexpected non-whitespace character after JSON at position 7'))).toBe(
+      'Unexpected non-whitespace character after JSON',
+    );
   });
 });
 
@@ -73,7 +75,9 @@ describe('a state path that is not a plain file', () => {
     execFileSync('mkfifo', [path]);
     const store = new FileStore(path);
     try {
-      expect(messageOf(() => store.load())).toBe(`${path}: cannot read the state file: it is a FIFO (named pipe) (fix: give the path of a state file, or of one to create)`);
+      expect(messageOf(() => store.load())).toBe(
+        `${path}: cannot read the state file: it is a FIFO (named pipe) (fix: give the path of a state file, or of one to create)`,
+      );
     } finally {
       store.close();
     }

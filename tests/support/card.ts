@@ -48,4 +48,4 @@ export function tx(card: { transmit(c: Uint8Array): Uint8Array }, cmd: string | 
 export const ascii = (s: string): string => toHex(Buffer.from(s, 'latin1'));
 
 /** `00 20 00 80 Lc <ascii>` as hex. */
-export const verifyCmd = (value: string): string => `002000 80 ${(value.length).toString(16).padStart(2, '0')} ${ascii(value)}`;
+export const verifyCmd = (value: string): string => `002000 80 ${value.length.toString(16).padStart(2, '0')} ${ascii(value)}`;

@@ -70,4 +70,3 @@ export function runStackScript(args: string[], timeoutMs = 60_000): Promise<stri
     });
   });
 }
-

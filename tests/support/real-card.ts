@@ -18,7 +18,6 @@ import { verifyCmd } from './card.ts';
 import { BIN } from './cli.ts';
 import { waitFor } from './wait.ts';
 
-
 /** Upper-case hex, no spaces. */
 export const hex = (b: Uint8Array): string => toHex(b);
 
@@ -32,7 +31,13 @@ export const verifyApdu = (value: string): Uint8Array => fromHex(verifyCmd(value
 export function describeFailures(results: FlowResult[]): string {
   return results
     .filter((r) => !r.ok)
-    .map((r) => `${r.id}: ${r.error ?? ''} ${r.checks.filter((c) => !c.ok).map((c) => `${c.what} (${c.detail ?? ''})`).join('; ')}`)
+    .map(
+      (r) =>
+        `${r.id}: ${r.error ?? ''} ${r.checks
+          .filter((c) => !c.ok)
+          .map((c) => `${c.what} (${c.detail ?? ''})`)
+          .join('; ')}`,
+    )
     .join('\n');
 }
 

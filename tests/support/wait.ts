@@ -16,7 +16,8 @@ export function nextEvent<A extends unknown[]>(
       clearTimeout(timer);
       resolve(args);
     };
-    const timer = setTimeout(() => { // the deadline
+    const timer = setTimeout(() => {
+      // the deadline
       emitter.off(event, l);
       reject(new Error(`nextEvent: no "${event}" within ${timeoutMs} ms`));
     }, timeoutMs);

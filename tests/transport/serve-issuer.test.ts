@@ -23,7 +23,10 @@ import { FakeVpcdServer, type VpcdPeer } from '../support/fake-vpcd.ts';
 import { staleSocket } from '../support/stale-socket.ts';
 
 const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex.replace(/\s/g, ''), 'hex'));
-const sw = (r: Uint8Array) => Buffer.from(r.subarray(r.length - 2)).toString('hex').toUpperCase();
+const sw = (r: Uint8Array) =>
+  Buffer.from(r.subarray(r.length - 2))
+    .toString('hex')
+    .toUpperCase();
 
 let profile: Profile;
 let server: FakeVpcdServer;
@@ -112,7 +115,10 @@ describe('issuer operations on a served card', () => {
   it('a body that is not JSON is 400 without quoting it (it holds a PIN value)', async () => {
     const r = await post('issuer/set-pin', '{"pin":"auth","value":"8642"');
     expect(r).toEqual({ code: 400, body: { ok: false, command: 'issuer/set-pin', error: 'body must be a JSON object like {"pin":"auth"} (not valid JSON)' } });
-    expect(await post('issuer/set-pin', '["auth","8642"]')).toMatchObject({ code: 400, body: { error: 'body must be a JSON object like {"pin":"auth"} (not an object)' } });
+    expect(await post('issuer/set-pin', '["auth","8642"]')).toMatchObject({
+      code: 400,
+      body: { error: 'body must be a JSON object like {"pin":"auth"} (not an object)' },
+    });
   });
 
   it('a body over 4096 bytes is answered 413 with the JSON error, and serve goes on', async () => {
@@ -183,7 +189,9 @@ describe('PIN values go only to a control socket of this user', () => {
     const none = join(dir, 'none.sock');
     const refused = sendControl(none, 'status');
     await expect(refused).rejects.toThrow(InputError);
-    await expect(refused).rejects.toThrow(`control socket ${none}: no \`myna-hil serve\` listens there (ENOENT) (fix: start serve, or pass the control path it printed at start)`);
+    await expect(refused).rejects.toThrow(
+      `control socket ${none}: no \`myna-hil serve\` listens there (ENOENT) (fix: start serve, or pass the control path it printed at start)`,
+    );
     const stale = join(dir, 'stale.sock');
     staleSocket(stale);
     await expect(sendControl(stale, 'status')).rejects.toThrow(/no `myna-hil serve` listens there \(ECONNREFUSED\)/);
@@ -192,16 +200,20 @@ describe('PIN values go only to a control socket of this user', () => {
     expect(r.stderr).toMatch(/^myna-hil: control socket .*none\.sock: no `myna-hil serve` listens there/);
   }, 60_000);
 
-  it.skipIf(process.getuid?.() !== 0)('refuses a socket of another user before connecting, in sendControl and in `issuer --control` (exit 2) (root: chown)', async () => {
-    const foreign = join(dir, 'foreign.sock');
-    const seen = await listener(foreign);
-    chownSync(foreign, 4242, 4242);
-    const refusal = `control socket ${foreign} belongs to uid 4242, not to you (uid 0): refusing to send it a PIN value`;
-    await expect(sendControl(foreign, 'issuer/set-pin', { body: { pin: 'auth', value: '8642' }, timeoutMs: 2000 })).rejects.toThrow(refusal);
-    const r = await cli('issuer', 'set-pin', '--control', foreign, '--pin', 'auth', '--value', '8642');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(refusal);
-    expect(r.stderr + r.stdout).not.toContain('8642');
-    expect(seen.connections).toBe(0);
-  }, 60_000);
+  it.skipIf(process.getuid?.() !== 0)(
+    'refuses a socket of another user before connecting, in sendControl and in `issuer --control` (exit 2) (root: chown)',
+    async () => {
+      const foreign = join(dir, 'foreign.sock');
+      const seen = await listener(foreign);
+      chownSync(foreign, 4242, 4242);
+      const refusal = `control socket ${foreign} belongs to uid 4242, not to you (uid 0): refusing to send it a PIN value`;
+      await expect(sendControl(foreign, 'issuer/set-pin', { body: { pin: 'auth', value: '8642' }, timeoutMs: 2000 })).rejects.toThrow(refusal);
+      const r = await cli('issuer', 'set-pin', '--control', foreign, '--pin', 'auth', '--value', '8642');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(refusal);
+      expect(r.stderr + r.stdout).not.toContain('8642');
+      expect(seen.connections).toBe(0);
+    },
+    60_000,
+  );
 });

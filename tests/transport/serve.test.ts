@@ -148,9 +148,15 @@ describe('serve (in-process)', () => {
     const first = await serveEcho();
     const server = await fakeVpcd();
     const closed: string[] = [];
-    const second = startServe({ card: 'x', slot: 0, basePort: server.port, control: first.control }, () => Object.assign(new EchoCard(), { close: () => void closed.push('card') }), quiet);
+    const second = startServe(
+      { card: 'x', slot: 0, basePort: server.port, control: first.control },
+      () => Object.assign(new EchoCard(), { close: () => void closed.push('card') }),
+      quiet,
+    );
     await expect(second).rejects.toThrow(InputError);
-    await expect(second).rejects.toThrow(`control socket ${first.control} is in use (another \`myna-hil serve\` for this slot?): stop the other \`myna-hil serve\`, or give this one its own socket with --control <path>`);
+    await expect(second).rejects.toThrow(
+      `control socket ${first.control} is in use (another \`myna-hil serve\` for this slot?): stop the other \`myna-hil serve\`, or give this one its own socket with --control <path>`,
+    );
     expect(await cardsSeen(server)).toBe(0);
     expect(closed).toEqual(['card']);
     // The first serve still owns its socket and its card.
@@ -158,9 +164,9 @@ describe('serve (in-process)', () => {
     const dir = tempDir();
     const path = join(dir, 'plain-file');
     writeFileSync(path, 'not a socket');
-    await expect(startServe({ card: 'x', slot: 1, basePort: server.port, control: path }, () => new EchoCard(), { out: () => {}, err: () => {} })).rejects.toThrow(
-      /not a socket/,
-    );
+    await expect(
+      startServe({ card: 'x', slot: 1, basePort: server.port, control: path }, () => new EchoCard(), { out: () => {}, err: () => {} }),
+    ).rejects.toThrow(/not a socket/);
     // A stale socket (its server gone without cleaning up) is replaced.
     const stalePath = join(dir, 'stale.sock');
     staleSocket(stalePath);
@@ -210,10 +216,16 @@ describe('serve (in-process)', () => {
     const serve = () => startServe({ card: 'x', slot: 0, basePort: server.port }, () => new EchoCard(), quiet);
     mkdirSync(dir);
     chmodSync(dir, 0o750);
-    await expect(serve()).rejects.toThrow(new InputError(`control socket directory ${dir} has mode 750, open to other users (fix: chmod 700 ${dir}, or give serve a socket path with --control <path>)`));
+    await expect(serve()).rejects.toThrow(
+      new InputError(
+        `control socket directory ${dir} has mode 750, open to other users (fix: chmod 700 ${dir}, or give serve a socket path with --control <path>)`,
+      ),
+    );
     rmSync(dir, { recursive: true });
     writeFileSync(dir, '');
-    await expect(serve()).rejects.toThrow(/^control socket directory .* is not a directory \(fix: remove it, or give serve a socket path with --control <path>\)$/);
+    await expect(serve()).rejects.toThrow(
+      /^control socket directory .* is not a directory \(fix: remove it, or give serve a socket path with --control <path>\)$/,
+    );
     expect(await cardsSeen(server)).toBe(0);
   });
 
@@ -222,7 +234,9 @@ describe('serve (in-process)', () => {
     const path = join(tempDir(), 'missing-dir', 'ctl.sock');
     const serve = startServe({ card: 'x', slot: 0, basePort: server.port, control: path }, () => new EchoCard(), quiet);
     await expect(serve).rejects.toThrow(InputError);
-    await expect(serve).rejects.toThrow(`cannot create the control socket ${path}: the directory ${dirname(path)} does not exist; choose another path with --control <path>`);
+    await expect(serve).rejects.toThrow(
+      `cannot create the control socket ${path}: the directory ${dirname(path)} does not exist; choose another path with --control <path>`,
+    );
     expect(await cardsSeen(server)).toBe(0);
   });
 
@@ -249,12 +263,19 @@ describe('serve (in-process)', () => {
     onFault(new Error('the card state could not be saved, nothing was changed: ENOSPC'), 0x6581);
     onFault(new Error('a bug'), 0x6f00);
     expect(err).toHaveLength(2);
-    expect(err[0]).toMatch(/ slot 0 warning: card fault, answered 6581 \(\w+\) \(state file card\.state\.json\): the card state could not be saved, nothing was changed: ENOSPC$/);
+    expect(err[0]).toMatch(
+      / slot 0 warning: card fault, answered 6581 \(\w+\) \(state file card\.state\.json\): the card state could not be saved, nothing was changed: ENOSPC$/,
+    );
     expect(err[1]).toMatch(/ slot 0 warning: card fault, answered 6F00 \(NO_PRECISE_DIAGNOSIS\): a bug$/);
   });
 
   it('stop removes the card, closes the control socket and calls the card close()', async () => {
-    const card = Object.assign(new EchoCard(), { closed: 0, close() { this.closed++; } });
+    const card = Object.assign(new EchoCard(), {
+      closed: 0,
+      close() {
+        this.closed++;
+      },
+    });
     const { server, running, control } = await serveEcho(card);
     const p = await server.peer(0);
     await p.getAtr();
@@ -288,7 +309,19 @@ describe('serve (spawned command, real signals)', () => {
     const { out, exited } = spawnServe(['--help']);
     expect(await exited).toBe(0);
     const help = out.join('\n');
-    for (const s of ['--card', '--slot', '--state', '--atr', '--reversed', '--quick-ack', '--control', 'SIGUSR1', 'SIGUSR2', 'POST http://serve/remove', 'redacted']) {
+    for (const s of [
+      '--card',
+      '--slot',
+      '--state',
+      '--atr',
+      '--reversed',
+      '--quick-ack',
+      '--control',
+      'SIGUSR1',
+      'SIGUSR2',
+      'POST http://serve/remove',
+      'redacted',
+    ]) {
       expect(help).toContain(s);
     }
   }, 30_000);
@@ -330,7 +363,9 @@ describe('serve (spawned command, real signals)', () => {
     const second = await fakeVpcd();
     const r = await cli('serve', '--card', profile, '--vpcd-port', String(second.port), '--control', control);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`myna-hil: control socket ${control} is in use (another \`myna-hil serve\` for this slot?): stop the other \`myna-hil serve\`, or give this one its own socket with --control <path>\n`);
+    expect(r.stderr).toBe(
+      `myna-hil: control socket ${control} is in use (another \`myna-hil serve\` for this slot?): stop the other \`myna-hil serve\`, or give this one its own socket with --control <path>\n`,
+    );
     expect(await cardsSeen(second)).toBe(0);
     expect(await sendControl(control, 'status')).toMatchObject({ ok: true });
   }, 60_000);

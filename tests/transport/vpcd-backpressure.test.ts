@@ -108,7 +108,10 @@ describe('vpcd transport back-pressure', () => {
     const { transport, peer, warnings } = await setup({ maxQueuedBytes: 1_000 });
     await peer.writeRaw(Uint8Array.from([0x05, 0xdc, ...new Uint8Array(1_200)])); // 1200 of a 1500-byte frame
     await peer.waitClosed();
-    expect(transport.status()).toMatchObject({ protocolErrors: 1, lastError: expect.stringMatching(/^protocol error: 1202 bytes queued \(1202 received and not yet answered, 0 of replies/) });
+    expect(transport.status()).toMatchObject({
+      protocolErrors: 1,
+      lastError: expect.stringMatching(/^protocol error: 1202 bytes queued \(1202 received and not yet answered, 0 of replies/),
+    });
     expect(warnings.some((w) => /over the limit of 1000/.test(w))).toBe(true);
   });
 

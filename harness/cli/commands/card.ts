@@ -73,7 +73,12 @@ const newCommand: CommandModule<object, NewArgs> = {
   describe: 'Make a new virtual card: its own test CA, keys, certificates and issuer-signed files, in a profile file',
   builder: (y: Argv) => {
     let b = y
-      .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'Profile file to write (JSON; holds PIN values and private keys, written with mode 0600)' })
+      .option('out', {
+        alias: 'o',
+        type: 'string',
+        demandOption: true,
+        describe: 'Profile file to write (JSON; holds PIN values and private keys, written with mode 0600)',
+      })
       .option('variant', { type: 'string', choices: Variant.options, describe: 'Kind of card [default: adult]' })
       .option('locked-pin', { type: 'string', choices: PinKind.options, describe: 'With --variant locked: the PIN left with 0 tries [default: auth]' })
       .option('force', { type: 'boolean', default: false, describe: 'Overwrite --out if it exists' });
@@ -82,7 +87,7 @@ const newCommand: CommandModule<object, NewArgs> = {
     return b
       .example('$0 card new --out card.json', 'an adult card with the default holder and PINs')
       .example('$0 card new -o card.json --auth-pin-env AUTH_PIN --sign-pin-file sign.txt', 'PIN values from a variable and a file, not the command line')
-      .example("printf '%s\\n' \"$SIGN\" | $0 card new -o card.json --sign-pin-file -", 'the signature password from standard input')
+      .example('printf \'%s\\n\' "$SIGN" | $0 card new -o card.json --sign-pin-file -', 'the signature password from standard input')
       .example('$0 card new -o minor.json --variant minor', 'a holder under 15: no signature certificate (EF 0008 = 00 8F 00)')
       .example('$0 card new -o locked.json --variant locked --locked-pin sign', 'the signature password already locked')
       .example("$0 card new -o hanako.json --name '鈴木　花子' --sex 2 --birth-date 1995-04-01 --my-number 234567890121", 'another holder')

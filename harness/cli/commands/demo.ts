@@ -23,7 +23,7 @@ interface Args {
 
 const cmd: CommandModule<object, Args> = {
   command: 'demo',
-  describe: 'Make a test card and run the spec\'s example client flows against it in process',
+  describe: "Make a test card and run the spec's example client flows against it in process",
   builder: (y) =>
     y
       .option('card', { type: 'string', describe: 'Use this card profile instead of generating a fresh one' })
@@ -44,7 +44,9 @@ const cmd: CommandModule<object, Args> = {
       console.error('making a test card: 9 RSA-2048 keys, a test CA, certificates …');
       const t0 = performance.now();
       profile = await generateProfile({});
-      console.error(`made in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${profile.holder.name}, My Number ${profile.holder.myNumber}, variant ${profile.variant}`);
+      console.error(
+        `made in ${((performance.now() - t0) / 1000).toFixed(2)} s: ${profile.holder.name}, My Number ${profile.holder.myNumber}, variant ${profile.variant}`,
+      );
       if (args.save) {
         saveProfile(args.save, profile);
         console.error(`saved to ${args.save}`);

@@ -90,7 +90,10 @@ const set: CommandModule<object, Target & { pin: string }> = {
   builder: (y) =>
     secretOptions(pinOption(target(y)), 'value', VALUE)
       .example('$0 issuer set-pin --card card.json --state card.state.json --pin sign --value-file new-sign.txt', 'the value from a file')
-      .example("printf %s \"$NEW_PIN\" | $0 issuer set-pin --control /tmp/myna-hil-serve-slot0.sock --pin auth --value-file -", 'from standard input, on a served card')
+      .example(
+        'printf %s "$NEW_PIN" | $0 issuer set-pin --control /tmp/myna-hil-serve-slot0.sock --pin auth --value-file -',
+        'from standard input, on a served card',
+      )
       .example('$0 issuer set-pin --card card.json --state card.state.json --pin auth --value-env NEW_PIN', 'from an environment variable')
       .example('$0 issuer set-pin --card card.json --state card.state.json --pin auth --value 4321', 'on the command line (visible in ps)')
       .epilog(SECRET_EPILOG),
@@ -107,7 +110,11 @@ const reinit: CommandModule<object, { control: string }> = {
   command: 'reinit-sign-password',
   describe: 'Served cards: re-initialise the sign password, allowed only after a client verified the auth PIN in the current card session (the kiosk flow)',
   builder: (y) =>
-    secretOptions(y.option('control', { type: 'string', demandOption: true, describe: 'Control socket of a running `myna-hil serve`' }), 'value', 'The new sign password: 6-16 of A-Z0-9 with a letter and a digit')
+    secretOptions(
+      y.option('control', { type: 'string', demandOption: true, describe: 'Control socket of a running `myna-hil serve`' }),
+      'value',
+      'The new sign password: 6-16 of A-Z0-9 with a letter and a digit',
+    )
       .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value-file -', 'the new password from standard input')
       .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value-env NEW_SIGN', 'from an environment variable')
       .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value NEW1PASS', 'on the command line (visible in ps)')
@@ -120,7 +127,7 @@ const reinit: CommandModule<object, { control: string }> = {
 
 const cmd: CommandModule = {
   command: 'issuer <action>',
-  describe: "Municipal-counter operations on a card (reset a counter, set a PIN) at rest or served",
+  describe: 'Municipal-counter operations on a card (reset a counter, set a PIN) at rest or served',
   builder: (y) =>
     y
       .command(status)

@@ -51,17 +51,41 @@ export function createServeCommand(overrides: Partial<ServeCommandDeps> = {}): C
       y
         .option('card', { type: 'string', demandOption: true, describe: 'Card profile (JSON) to serve', normalize: true })
         .option('slot', { type: 'number', default: 0, describe: "vpcd slot: 0 = port 35963 (reader 'Virtual PCD 00 00'), 1 = 35964 ('Virtual PCD 00 01')" })
-        .option('state', { type: 'string', describe: 'State file (PINs, retry counters), created on first use; default: in memory, lost at exit', normalize: true })
+        .option('state', {
+          type: 'string',
+          describe: 'State file (PINs, retry counters), created on first use; default: in memory, lost at exit',
+          normalize: true,
+        })
         .option('atr', { type: 'string', describe: "ATR to present, hex (default: the profile's)" })
-        .option('host', { type: 'string', default: '127.0.0.1', describe: "vpcd's address (or, with --reversed, the address to listen on). IPv4: vpcd does not listen on ::1" })
+        .option('host', {
+          type: 'string',
+          default: '127.0.0.1',
+          describe: "vpcd's address (or, with --reversed, the address to listen on). IPv4: vpcd does not listen on ::1",
+        })
         .option('vpcd-port', { type: 'number', default: 35963, describe: "vpcd's port for slot 0 (the reader.conf CHANNELID); slot N uses this + N" })
-        .option('reversed', { type: 'boolean', default: false, describe: 'vpcd reversed mode: the card listens and vpcd connects (scripts/pcsc-stack.sh reversed-mode on). See the caveat in scripts/pcsc-stack.sh --help: Debian 12 vpcd 0.8 aborts pcscd on removal in this mode' })
-        .option('quick-ack', { type: 'boolean', default: true, describe: "Re-arm TCP_QUICKACK after every read (needs the optional npm package koffi; removes Debian vpcd 0.8's 40 ms stall per message). --no-quick-ack to compare" })
-        .option('control', { type: 'string', describe: 'Control socket path (HTTP on a Unix socket, mode 0600 from its creation); the default is in a directory of mode 0700 made for it', defaultDescription: defaultControlPath(0).replace('slot0', 'slot<N>') })
+        .option('reversed', {
+          type: 'boolean',
+          default: false,
+          describe:
+            'vpcd reversed mode: the card listens and vpcd connects (scripts/pcsc-stack.sh reversed-mode on). See the caveat in scripts/pcsc-stack.sh --help: Debian 12 vpcd 0.8 aborts pcscd on removal in this mode',
+        })
+        .option('quick-ack', {
+          type: 'boolean',
+          default: true,
+          describe:
+            "Re-arm TCP_QUICKACK after every read (needs the optional npm package koffi; removes Debian vpcd 0.8's 40 ms stall per message). --no-quick-ack to compare",
+        })
+        .option('control', {
+          type: 'string',
+          describe: 'Control socket path (HTTP on a Unix socket, mode 0600 from its creation); the default is in a directory of mode 0700 made for it',
+          defaultDescription: defaultControlPath(0).replace('slot0', 'slot<N>'),
+        })
         .option('verbose', { type: 'boolean', default: false, alias: 'v', describe: 'Also log the GET ATR presence polls (every 0.4 s)' })
         .check((a) => {
-          if (!Number.isInteger(a.slot) || a.slot < 0 || a.slot > 15) throw new InputError(`--slot ${a.slot}: a vpcd slot is 0..15 (Debian's vpcd has 0 and 1)`);
-          if (!Number.isInteger(a['vpcd-port']) || a['vpcd-port'] < 1 || a['vpcd-port'] + a.slot > 65535) throw new InputError(`--vpcd-port ${a['vpcd-port']}: not a TCP port`);
+          if (!Number.isInteger(a.slot) || a.slot < 0 || a.slot > 15)
+            throw new InputError(`--slot ${a.slot}: a vpcd slot is 0..15 (Debian's vpcd has 0 and 1)`);
+          if (!Number.isInteger(a['vpcd-port']) || a['vpcd-port'] < 1 || a['vpcd-port'] + a.slot > 65535)
+            throw new InputError(`--vpcd-port ${a['vpcd-port']}: not a TCP port`);
           return true;
         })
         .epilog(

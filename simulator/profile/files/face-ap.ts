@@ -63,11 +63,7 @@ export function faceFiles(p: Profile): Map<number, Uint8Array> {
   const sig = p.issuer.signatures;
   const key = faceKey(p);
   const objects = faceSignedObjects(p, key).flat();
-  objects.push(
-    tlv(0xdf28, hexBytes(sig.face)),
-    tlv(0xdf29, ascii(yyyymmdd(p.card.expiry))),
-    tlv(0xdf2a, renderPng(p.card.securityCode)),
-  );
+  objects.push(tlv(0xdf28, hexBytes(sig.face)), tlv(0xdf29, ascii(yyyymmdd(p.card.expiry))), tlv(0xdf2a, renderPng(p.card.securityCode)));
   const face = withOffsetTable(0xff20, 0xdf21, objects);
   if (face.length > MAX_FACE_FILE) {
     throw new InputError(

@@ -55,11 +55,7 @@ export function signDigestInfo(privateKeyPem: string | KeyObject, digestInfo: Ui
 }
 
 /** True when `signature` is a PKCS#1 v1.5 signature of exactly `digestInfo` under `publicKey`. */
-export function verifyDigestInfo(
-  publicKey: string | KeyObject,
-  digestInfo: Uint8Array,
-  signature: Uint8Array,
-): boolean {
+export function verifyDigestInfo(publicKey: string | KeyObject, digestInfo: Uint8Array, signature: Uint8Array): boolean {
   try {
     const recovered = publicDecrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, signature);
     return Buffer.compare(recovered, digestInfo) === 0;

@@ -23,12 +23,7 @@ export function textMyNumberFile(p: Profile): Uint8Array {
 /** The four objects DF22..DF25 of EF 0002 (docs/card.md §3.2.1). */
 function basic4Objects(p: Profile): Uint8Array[] {
   const h = p.holder;
-  return [
-    tlv(0xdf22, utf8(h.name)),
-    tlv(0xdf23, utf8(h.address)),
-    tlv(0xdf24, ascii(yyyymmdd(h.birthDate))),
-    tlv(0xdf25, ascii(h.sex)),
-  ];
+  return [tlv(0xdf22, utf8(h.name)), tlv(0xdf23, utf8(h.address)), tlv(0xdf24, ascii(yyyymmdd(h.birthDate))), tlv(0xdf25, ascii(h.sex))];
 }
 
 /** EF 0002: basic 4 attributes, `FF 20` with the DF21 offset table first (docs/card.md §3.2.1) [T]. */

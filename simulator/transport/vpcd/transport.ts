@@ -303,7 +303,8 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
     this.backoff = { initialMs: 50, maxMs: 1000, factor: 2, ...opts.backoff };
     this.faultReinsertDelayMs = opts.faultReinsertDelayMs ?? 1000;
     this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
-    if (!Number.isInteger(this.maxQueuedBytes) || this.maxQueuedBytes < 1) throw new RangeError(`vpcd maxQueuedBytes ${opts.maxQueuedBytes} must be a positive integer`);
+    if (!Number.isInteger(this.maxQueuedBytes) || this.maxQueuedBytes < 1)
+      throw new RangeError(`vpcd maxQueuedBytes ${opts.maxQueuedBytes} must be a positive integer`);
     this.logger = opts.logger ?? DEFAULT_LOGGER;
     this.quickAckWanted = opts.quickAck ?? true;
     this.wantInserted = opts.inserted ?? true;
@@ -561,9 +562,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
       return;
     }
     if (this.conn && !this.conn.closed) {
-      this.logger.warn(
-        `vpcd slot ${this.slot}: refused a second connection from ${socket.remoteAddress}:${socket.remotePort} (one reader per card)`,
-      );
+      this.logger.warn(`vpcd slot ${this.slot}: refused a second connection from ${socket.remoteAddress}:${socket.remotePort} (one reader per card)`);
       socket.destroy();
       return;
     }
