@@ -55,7 +55,7 @@ describe('spec section 11 traces', () => {
     expectOk(card, JPKI);
     expectOk(card, '00 A4 02 0C 02 00 06');
     const token = expectOk(card, '00 B0 00 00 20');
-    expect(toHex(token)).toBe(toHex(Buffer.from('JPKIAPICCTOKEN2' + ' '.repeat(17))));
+    expect(toHex(token)).toBe(toHex(Buffer.from(`JPKIAPICCTOKEN2${' '.repeat(17)}`)));
     expectOk(card, '00 A4 02 0C 02 00 0A');
     const der = readCertificateOpenScStyle(card);
     const cert = new X509Certificate(der);

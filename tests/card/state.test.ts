@@ -51,7 +51,7 @@ describe('state file', () => {
     expect(tx(a, verifyCmd('0000')).swHex).toBe('63C2');
     tx(a, '00A4020C02001B');
     tx(a, verifyCmd(profile.pins.sign.value));
-    expect(tx(a, '0024018008' + Buffer.from('CHANGED1').toString('hex')).swHex).toBe('9000');
+    expect(tx(a, `0024018008${Buffer.from('CHANGED1').toString('hex')}`).swHex).toBe('9000');
 
     closeAll();
     const b = testCard(profile, { store: fileStore(path) });
@@ -130,7 +130,7 @@ describe('state file', () => {
     tx(card, JPKI);
     tx(card, '00A4020C02001B');
     for (let i = 0; i < 3; i++) {
-      tx(card, verifyCmd('WRONG' + i));
+      tx(card, verifyCmd(`WRONG${i}`));
       expect(() => JSON.parse(readFileSync(path, 'utf8'))).not.toThrow();
     }
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);

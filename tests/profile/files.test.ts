@@ -268,7 +268,7 @@ describe('records, GET DATA, filler', () => {
 
   it('GET DATA 5F51 is the ATR without 3B; 00F0 municipality; 00F2 expiry; 0045 card id', () => {
     const g = deriveFiles(base).getData;
-    expect('3B' + hex(g.get(0x5f51)!)).toBe(base.card.atr.toUpperCase());
+    expect(`3B${hex(g.get(0x5f51)!)}`).toBe(base.card.atr.toUpperCase());
     expect(Buffer.from(g.get(0x00f0)!).toString()).toBe(base.card.municipalityCode);
     expect(Buffer.from(g.get(0x00f2)!).toString()).toBe(base.card.expiry.replaceAll('-', ''));
     expect(Buffer.from(g.get(0x0045)!).toString()).toBe(base.card.serial);
