@@ -93,7 +93,7 @@ function verifySteps(card: VirtualCard, pin: string, max: number): Step[] {
   ];
 }
 
-/** The file operations of the state file store (simulator/state/atomic.ts), written out by hand. */
+/** The file operations of the state file store (simulator/fs/atomic.ts), written out by hand. */
 function bareAtomicWrite(dir: string, path: string, bytes: Uint8Array): Uint8Array {
   const tmp = join(dir, '.bare.tmp');
   const fd = openSync(tmp, 'w', 0o600);

@@ -27,12 +27,16 @@ const target = <T>(y: Argv<T>) =>
   y
     .option('card', { type: 'string', describe: 'Card profile (JSON), with --state' })
     .option('state', { type: 'string', describe: 'State file of the card (created when missing)' })
-    .option('control', { type: 'string', describe: 'Control socket of a running `myna-hil serve` (instead of --card/--state)' })
+    .option('control', { type: 'string', describe: `${CONTROL_HELP} (instead of --card/--state)` })
     .check((a) => {
       if (a.control && (a.card || a.state)) throw new InputError('give either --control (a served card) or --card with --state (a card at rest), not both');
       if (!a.control && !(a.card && a.state)) throw new InputError('name the card: --card <profile> --state <file>, or --control <socket> of a running serve');
       return true;
     });
+
+/** What --control names; the examples write it as $SOCK. */
+const CONTROL_HELP =
+  'Control socket of a running `myna-hil serve`: the path it printed at start, by default $XDG_RUNTIME_DIR/myna-hil/serve-slot<N>.sock or /tmp/myna-hil-<uid>/serve-slot<N>.sock ($SOCK in the examples)';
 
 const pinOption = <T>(y: Argv<T>) => y.option('pin', { type: 'string', choices: [...USER_PINS], demandOption: true, describe: 'Which PIN' });
 
@@ -66,7 +70,7 @@ const status: CommandModule<object, Target> = {
   builder: (y) =>
     target(y)
       .example('$0 issuer status --card card.json --state card.state.json', 'a card at rest')
-      .example('$0 issuer status --control /tmp/myna-hil-serve-slot0.sock', 'a served card'),
+      .example('$0 issuer status --control "$SOCK"', 'a served card'),
   handler: async (a) => printPins(a.control ? ((await viaControl(a.control, 'status')).pins as PinCounters) : atRest(a, pinCounters)),
 };
 
@@ -90,10 +94,7 @@ const set: CommandModule<object, Target & { pin: string }> = {
   builder: (y) =>
     secretOptions(pinOption(target(y)), 'value', VALUE)
       .example('$0 issuer set-pin --card card.json --state card.state.json --pin sign --value-file new-sign.txt', 'the value from a file')
-      .example(
-        'printf %s "$NEW_PIN" | $0 issuer set-pin --control /tmp/myna-hil-serve-slot0.sock --pin auth --value-file -',
-        'from standard input, on a served card',
-      )
+      .example('printf %s "$NEW_PIN" | $0 issuer set-pin --control "$SOCK" --pin auth --value-file -', 'from standard input, on a served card')
       .example('$0 issuer set-pin --card card.json --state card.state.json --pin auth --value-env NEW_PIN', 'from an environment variable')
       .example('$0 issuer set-pin --card card.json --state card.state.json --pin auth --value 4321', 'on the command line (visible in ps)')
       .epilog(SECRET_EPILOG),
@@ -111,13 +112,13 @@ const reinit: CommandModule<object, { control: string }> = {
   describe: 'Served cards: re-initialise the sign password, allowed only after a client verified the auth PIN in the current card session (the kiosk flow)',
   builder: (y) =>
     secretOptions(
-      y.option('control', { type: 'string', demandOption: true, describe: 'Control socket of a running `myna-hil serve`' }),
+      y.option('control', { type: 'string', demandOption: true, describe: CONTROL_HELP }),
       'value',
       'The new sign password: 6-16 of A-Z0-9 with a letter and a digit',
     )
-      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value-file -', 'the new password from standard input')
-      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value-env NEW_SIGN', 'from an environment variable')
-      .example('$0 issuer reinit-sign-password --control /tmp/myna-hil-serve-slot0.sock --value NEW1PASS', 'on the command line (visible in ps)')
+      .example('$0 issuer reinit-sign-password --control "$SOCK" --value-file -', 'the new password from standard input')
+      .example('$0 issuer reinit-sign-password --control "$SOCK" --value-env NEW_SIGN', 'from an environment variable')
+      .example('$0 issuer reinit-sign-password --control "$SOCK" --value NEW1PASS', 'on the command line (visible in ps)')
       .epilog(SECRET_EPILOG),
   handler: async (a) => {
     await viaControl(a.control, 'reinit-sign-password', { value: readSecret(a, 'value', true)! });
@@ -136,7 +137,7 @@ const cmd: CommandModule = {
       .command(reinit)
       .demandCommand(1)
       .example('$0 issuer status --card card.json --state card.state.json', 'counters of a card at rest')
-      .example('$0 issuer reset-counter --control /tmp/myna-hil-serve-slot0.sock --pin auth', 'unlock the auth PIN of a served card'),
+      .example('$0 issuer reset-counter --control "$SOCK" --pin auth', 'unlock the auth PIN of a served card'),
   handler: () => {},
 };
 
