@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControl } from '../../harness/serve/control.ts';
 import { startServe } from '../../harness/serve/serve.ts';
 import { buildCard } from '../../harness/load-card.ts';
-import { InputError } from '../../simulator/errors.ts';
 import { setPin } from '../../simulator/issuer/issuer.ts';
 import type { UserPinId } from '../../simulator/pin/pin.ts';
 import { saveProfile } from '../../simulator/profile/io.ts';
@@ -20,6 +19,7 @@ import { FileStore } from '../../simulator/state/store.ts';
 import { cli } from '../support/cli.ts';
 import { FakeVpcdServer } from '../support/fake-vpcd.ts';
 import { testCard, testProfile, tx, verifyCmd } from '../support/card.ts';
+import { inputErrorOf } from '../support/errors.ts';
 
 /** Values that break their kind's rule, one of each way. */
 const BAD: Array<[UserPinId, string, string]> = [
@@ -44,16 +44,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const errorOf = (f: () => unknown): InputError => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('no error: the bad value was accepted');
-};
-
 /** Runs `f` with a FileStore on `path` and lets go of the file's lock afterwards (one holder at a time). */
 function withStore<T>(path: string, f: (store: FileStore) => T): T {
   const store = new FileStore(path);
@@ -77,7 +67,7 @@ function stateWith(name: string, id: UserPinId, value: string): string {
 describe('PIN values are checked on load', () => {
   it.each(BAD)('a state file with the %s PIN %j (%s) is refused, naming the file, the field and the rule', (id, value) => {
     const path = stateWith(`bad-${id}-${Buffer.from(value).toString('hex')}`, id, value);
-    const e = errorOf(() => withStore(path, (store) => testCard(profile, { store })));
+    const e = inputErrorOf(() => withStore(path, (store) => testCard(profile, { store })));
     expect(e.message.startsWith(`${path}: field pins.${id}.value: `)).toBe(true);
     expect(e.message).toMatch(ruleOf(id));
     expect(e.message).not.toContain(value);
@@ -94,7 +84,7 @@ describe('PIN values are checked on load', () => {
   it.each(BAD)('a profile built in code with the %s PIN %j (%s) is refused, naming the source', (id, value) => {
     const p = structuredClone(profile);
     p.pins[id].value = value;
-    const e = errorOf(() => testCard(p, { source: 'made.json' }));
+    const e = inputErrorOf(() => testCard(p, { source: 'made.json' }));
     expect(e.message.startsWith(`made.json: field pins.${id}.value: `)).toBe(true);
     expect(e.message).toMatch(ruleOf(id));
     expect(e.message).not.toContain(value);
@@ -115,7 +105,7 @@ describe('issuer set-pin: the same rule, and nothing changes when it is broken',
   it.each(BAD)('setPin refuses the %s PIN %j (%s); the old value and counter stay', (id, value) => {
     const card = testCard(profile);
     const before = card.pin(id).remaining;
-    const e = errorOf(() => setPin(card, id, value));
+    const e = inputErrorOf(() => setPin(card, id, value));
     expect(e.message).toContain(`new ${id} PIN does not match its format (${card.pin(id).rule.format})`);
     expect(e.message).not.toContain(value);
     expect(card.pin(id).remaining).toBe(before);
@@ -191,7 +181,7 @@ describe('a garbage key or certificate names the profile file and the field', ()
     spoil(p);
     const path = join(dir, `garbage-${field}.json`);
     writeFileSync(path, JSON.stringify(p));
-    const e = errorOf(() => buildCard(path));
+    const e = inputErrorOf(() => buildCard(path));
     expect(e.message.startsWith(`${path}: field ${field}: `), e.message).toBe(true);
   });
 });

@@ -11,6 +11,7 @@ import { InputError } from '../../simulator/errors.ts';
 import type { PinKind, Profile } from '../../simulator/profile/schema.ts';
 import fc from 'fast-check';
 import { clone, profileOf } from './support.ts';
+import { inputErrorOf } from '../support/errors.ts';
 
 let dir: string;
 let base: Profile;
@@ -20,15 +21,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const errorOf = (f: () => unknown): InputError => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('no error');
-};
 const json = (p: unknown) => JSON.stringify(p, null, 2);
 
 describe('loading', () => {
@@ -40,7 +32,7 @@ describe('loading', () => {
 
   it('a missing file names the path', () => {
     const file = join(dir, 'nope.json');
-    expect(errorOf(() => loadProfile(file)).message).toBe(
+    expect(inputErrorOf(() => loadProfile(file)).message).toBe(
       `${file}: cannot read the card profile: no such file (fix: give the path of a file made by \`myna-hil card new\`)`,
     );
   });
@@ -48,12 +40,12 @@ describe('loading', () => {
   it('a JSON syntax error names file:line:column', () => {
     const file = join(dir, 'broken.json');
     writeFileSync(file, '{\n  "format": "myna-hil/card-profile",\n  "version": }\n');
-    expect(errorOf(() => loadProfile(file)).message).toBe(
+    expect(inputErrorOf(() => loadProfile(file)).message).toBe(
       `${file}:3:14: not valid JSON: Unexpected token '}' (fix: correct the JSON there, or regenerate the card with \`myna-hil card new\`)`,
     );
     // the text around the error (which may hold a PIN value) is not quoted
     writeFileSync(file, '{"pins": {"auth": {"value": "9876" x}}}');
-    const m = errorOf(() => loadProfile(file)).message;
+    const m = inputErrorOf(() => loadProfile(file)).message;
     expect(m).toMatch(/:1:36: not valid JSON: /); // the x
     expect(m).not.toContain('9876');
   });
@@ -84,16 +76,16 @@ describe('loading', () => {
   it('a schema error names the file and the field path, with a fix', () => {
     const p = clone(base) as unknown as { holder: { myNumber: string } };
     p.holder.myNumber = '123456789012';
-    const m = errorOf(() => parseProfile(json(p), 'card.json')).message;
+    const m = inputErrorOf(() => parseProfile(json(p), 'card.json')).message;
     expect(m).toBe('card.json: field holder.myNumber: My Number check digit is wrong (fix: the check digit after 12345678901 is 8)');
     const q = clone(base) as unknown as { pins: { sign: { remaining: number } } };
     q.pins.sign.remaining = 99;
-    expect(errorOf(() => parseProfile(json(q), 'card.json')).message).toMatch(
+    expect(inputErrorOf(() => parseProfile(json(q), 'card.json')).message).toMatch(
       /^card\.json: field pins\.sign\.remaining: .* \(fix: correct the field, or regenerate/,
     );
     const r = clone(base) as unknown as { holder: Record<string, unknown> };
     delete r.holder.address;
-    expect(errorOf(() => parseProfile(json(r), 'card.json')).message).toMatch(/^card\.json: field holder\.address: /);
+    expect(inputErrorOf(() => parseProfile(json(r), 'card.json')).message).toMatch(/^card\.json: field holder\.address: /);
   });
 
   it("a PIN value that breaks its kind's rule is refused, naming file, field and rule, never the value", () => {
@@ -107,7 +99,7 @@ describe('loading', () => {
     for (const [kind, value, rule] of cases) {
       const p = clone(base);
       p.pins[kind].value = value;
-      expect(errorOf(() => parseProfile(json(p), 'card.json')).message).toBe(
+      expect(inputErrorOf(() => parseProfile(json(p), 'card.json')).message).toBe(
         `card.json: field pins.${kind}.value: the ${kind} PIN must be ${rule}, ASCII characters only (fix: correct the field, or regenerate the card with \`myna-hil card new\`)`,
       );
     }
@@ -150,20 +142,20 @@ describe('loading', () => {
   it('a misspelled key in a hand-edited profile is an error, not silently dropped', () => {
     const p = clone(base) as unknown as { behaviour: Record<string, unknown> };
     p.behaviour.signKeepVerified = false;
-    expect(errorOf(() => parseProfile(json(p), 'card.json')).message).toMatch(/^card\.json: field behaviour: Unrecognized key: "signKeepVerified"/);
+    expect(inputErrorOf(() => parseProfile(json(p), 'card.json')).message).toMatch(/^card\.json: field behaviour: Unrecognized key: "signKeepVerified"/);
   });
 
   it('a file that is not a profile says so', () => {
-    expect(errorOf(() => parseProfile('{"format":"something-else","version":1}', 'x.json')).message).toMatch(
+    expect(inputErrorOf(() => parseProfile('{"format":"something-else","version":1}', 'x.json')).message).toMatch(
       /^x\.json: field format: this is not a myna-hil card profile \(it has format "something-else"; a profile has "format": "myna-hil\/card-profile"\)/,
     );
-    expect(errorOf(() => parseProfile('[1,2]', 'x.json')).message).toMatch(/^x\.json: this is not a myna-hil card profile \(the file holds a JSON array/);
+    expect(inputErrorOf(() => parseProfile('[1,2]', 'x.json')).message).toMatch(/^x\.json: this is not a myna-hil card profile \(the file holds a JSON array/);
   });
 
   it('a sign key without a sign certificate is refused', () => {
     const p = clone(base) as unknown as { certificates: Record<string, unknown> };
     delete p.certificates.sign;
-    expect(errorOf(() => parseProfile(json(p), 'c.json')).message).toMatch(/^c\.json: field certificates\.sign: missing while keys\.sign is present/);
+    expect(inputErrorOf(() => parseProfile(json(p), 'c.json')).message).toMatch(/^c\.json: field certificates\.sign: missing while keys\.sign is present/);
   });
 });
 
@@ -171,13 +163,13 @@ describe('versions and migrations', () => {
   const withVersion = (v: unknown) => json({ ...clone(base), version: v });
 
   it('a newer version says it was made by a newer myna-hil', () => {
-    expect(errorOf(() => parseProfile(withVersion(2), 'new.json')).message).toBe(
+    expect(inputErrorOf(() => parseProfile(withVersion(2), 'new.json')).message).toBe(
       'new.json: field version: profile version 2 was made by a newer myna-hil; this one reads versions up to 1 (fix: upgrade myna-hil)',
     );
   });
 
   it('an older version with no migration fails clearly', () => {
-    expect(errorOf(() => parseProfile(withVersion(0), 'old.json')).message).toMatch(
+    expect(inputErrorOf(() => parseProfile(withVersion(0), 'old.json')).message).toMatch(
       /^old\.json: field version: profile version 0 is older than any this myna-hil can migrate \(it reads version 1; no migration from version 0\) \(fix: regenerate/,
     );
   });
@@ -185,8 +177,8 @@ describe('versions and migrations', () => {
   it('a missing or non-integer version is explained', () => {
     const p = clone(base) as unknown as Record<string, unknown>;
     delete p.version;
-    expect(errorOf(() => parseProfile(json(p), 'v.json')).message).toMatch(/^v\.json: field version: is missing \(fix: /);
-    expect(errorOf(() => parseProfile(withVersion('1'), 'v.json')).message).toMatch(/^v\.json: field version: is "1", not an integer/);
+    expect(inputErrorOf(() => parseProfile(json(p), 'v.json')).message).toMatch(/^v\.json: field version: is missing \(fix: /);
+    expect(inputErrorOf(() => parseProfile(withVersion('1'), 'v.json')).message).toMatch(/^v\.json: field version: is "1", not an integer/);
   });
 
   it('the migration table is applied step by step', () => {
@@ -219,7 +211,7 @@ describe('saving', () => {
     const before = readFileSync(file, 'utf8');
     const bad = clone(base);
     bad.holder.myNumber = '123456789012';
-    expect(errorOf(() => saveProfile(file, bad)).message).toMatch(/field holder\.myNumber/);
+    expect(inputErrorOf(() => saveProfile(file, bad)).message).toMatch(/field holder\.myNumber/);
     expect(readFileSync(file, 'utf8')).toBe(before);
     expect(readdirSync(sub)).toEqual(['card.json']);
   });
