@@ -35,7 +35,7 @@ export async function buildDist(root = ROOT) {
     outExtension: { '.js': '.mjs' },
     bundle: true,
     splitting: true,
-    external: ['pcsclite', 'koffi', 'esbuild'],
+    external: ['pcsclite', 'koffi', '@lydell/node-pty', 'esbuild'],
     platform: 'node',
     format: 'esm',
     target: 'node20',

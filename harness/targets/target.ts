@@ -1,0 +1,51 @@
+/**
+ * A target gives the runner a card to act on and, where it can, control over it: `sim` (the card in
+ * the runner's process), `vpcd` (the runner's card served into a vpcd reader of pcscd, so that real
+ * PC/SC clients use it), `pcsc` (a physical card in a named reader). Capabilities are explicit: what a
+ * target cannot do makes a scenario "not applicable on this target", with the reason, never a pass.
+ */
+import type { ApduChannel } from '../../simulator/card/channel.ts';
+import type { CardEvent, CardSetup, PinKind } from '../scenario/model.ts';
+import type { PinCounters } from '../runner/events.ts';
+
+export type Capability =
+  | 'set-counter' // start a PIN at a given tries-left
+  | 'behaviour' // override profile behaviour options
+  | 'events' // remove / insert / reset
+  | 'faults' // latency, inject-sw, power loss, cut response
+  | 'issuer' // reset counter, set PIN, re-initialise the sign password
+  | 'exec-clients' // third-party programs over PC/SC
+  | 'module-clients'; // TypeScript drivers over an ApduChannel
+
+/** One exchange the target saw (every target that hosts the card sees all of them). */
+export interface TraceEntry {
+  command: Uint8Array;
+  response: Uint8Array;
+  ms: number;
+}
+
+export interface PreparedCard {
+  /** For the harness's own card actions and for module clients. */
+  channel: ApduChannel;
+  /** The PC/SC reader name exec clients use (vpcd, pcsc); undefined on sim. */
+  reader?: string;
+  /** The run's PIN values (masked in every output); from the profile on sim/vpcd, from the lab on pcsc. */
+  pinValues: Record<PinKind, string>;
+  /** Every exchange so far, in order (the runner slices it per step). */
+  trace: TraceEntry[];
+  /** Tries left and lock per PIN, read without spending a try. */
+  counters(): Promise<PinCounters>;
+  event(event: CardEvent): Promise<void>;
+  issuer(action: 'reset-counter' | 'set-pin' | 'reinit-sign-password', pin?: PinKind, value?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Target {
+  readonly kind: 'sim' | 'vpcd' | 'pcsc';
+  readonly capabilities: ReadonlySet<Capability>;
+  /** Why the environment cannot run this target (no pcscd, no reader), or undefined. Exit code 3. */
+  check(): Promise<string | undefined>;
+  /** A card in the state the scenario's `card:` asks for. `baseDir` resolves a relative profile path. */
+  prepare(setup: CardSetup, baseDir: string): Promise<PreparedCard>;
+  close(): Promise<void>;
+}
