@@ -151,9 +151,12 @@ export function classname(file: string): string {
   return parts.map((p) => p.replaceAll('.', '_')).join('.') || 'scenarios';
 }
 
-/** Plain decimal seconds with millisecond precision: `0.012`, never `1e-3`. */
+/**
+ * Plain decimal seconds with millisecond precision: `0.012`, never `1e-3`. Clamped to 2^53 ms (285 000
+ * years): toFixed writes an exponent from 1e21 on.
+ */
 export function seconds(ms: number): string {
-  return (Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0).toFixed(3);
+  return (Number.isFinite(ms) && ms > 0 ? Math.min(ms, Number.MAX_SAFE_INTEGER) / 1000 : 0).toFixed(3);
 }
 
 /** `<name a="…" …` (the caller closes it with `>` or `/>`). */
