@@ -111,7 +111,13 @@ export const notApplicable: RunEvent[] = [
   { type: 'scenario-end', scenario: `${LAB}#1`, status: 'not-applicable', message: 'needs pcscd: exec client "kiosk-cli" on target sim', durationMs: 0 },
 ];
 
-export const runStart: Extract<RunEvent, { type: 'run-start' }> = { type: 'run-start', time: '2026-12-01T09:30:00.000Z', target: 'sim', harnessVersion: '0.1.0', scenarios: 4 };
+export const runStart: Extract<RunEvent, { type: 'run-start' }> = {
+  type: 'run-start',
+  time: '2026-12-01T09:30:00.000Z',
+  target: 'sim',
+  harnessVersion: '0.1.0',
+  scenarios: 4,
+};
 export const runEnd: RunEvent = {
   type: 'run-end',
   durationMs: 1302,
