@@ -16,7 +16,8 @@ READY_TIMEOUT="${MYNA_HIL_PCSC_READY_TIMEOUT:-15}"
 STOP_TIMEOUT="${MYNA_HIL_PCSC_STOP_TIMEOUT:-10}"
 VPCD_PORTS=(35963 35964)
 PACKAGES=(pcscd vsmartcard-vpcd libpcsclite-dev opensc pcsc-tools python3-pyscard
-  vsmartcard-vpicc python3-virtualsmartcard python3-pycryptodome)
+  vsmartcard-vpicc python3-virtualsmartcard python3-pycryptodome
+  libxml2-utils) # xmllint: tests/reporters validates the JUnit report against its schema
 ROUTE=(local 127.0.0.1 dev lo proto kernel scope host src 127.0.0.1 table local)
 
 usage() {
