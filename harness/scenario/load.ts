@@ -62,7 +62,7 @@ function checkVersion(src: YamlSource, fix: string): void {
     throw problemsError(src, [at(src, [], `expected a mapping with version: 1 and ${fix}`)]);
   }
   const version = (data as Record<string, unknown>).version;
-  if (version === undefined) throw problemsError(src, [at(src, [], 'version: missing; add `version: 1` as the first line')]);
+  if (version === undefined) throw problemsError(src, [at(src, ['version'], 'missing; add `version: 1` as the first line')]);
   if (version !== 1) throw problemsError(src, [at(src, ['version'], `unsupported version ${JSON.stringify(version)}; this runner reads version: 1`)]);
 }
 

@@ -58,6 +58,8 @@ function keyed<O extends Record<string, z.ZodObject>, B extends readonly [string
   return z.union(objects, { error });
 }
 
+const NOT_EMPTY = 'must not be empty';
+
 // ---- value kinds --------------------------------------------------------------------------------
 
 /** A string that may hold templates (`{pins.auth}`): unknown names are refused at load time. */
@@ -122,7 +124,7 @@ export const ApduPattern = obj({
 export const TraceExpect = keyed('trace', 'trace expectation', {
   contains: obj({ contains: ApduPattern }),
   never: obj({ never: ApduPattern }),
-  inOrder: obj({ inOrder: z.array(ApduPattern).min(1) }),
+  inOrder: obj({ inOrder: z.array(ApduPattern).min(1, NOT_EMPTY) }),
   count: obj({ count: ApduPattern, min: z.number().int().nonnegative().optional(), max: z.number().int().nonnegative().optional() }),
   // biome-ignore lint/suspicious/noThenProperty: the model's field (TraceExpect noneAfter.then), a plain value never awaited
   noneAfter: obj({ noneAfter: obj({ after: ApduPattern, then: ApduPattern }) }),
@@ -182,7 +184,7 @@ export const Step = keyed(
   'step kind',
   {
     client: obj({
-      client: z.string().min(1),
+      client: z.string().min(1, NOT_EMPTY),
       answers: z.array(Answer).optional(),
       args: z.record(z.string(), templated).optional(),
       timeout: Duration.optional(),
@@ -206,7 +208,7 @@ export const CardSetup = obj({
 }).refine((c) => !(c.variant && c.profile), { message: 'give variant or profile, not both' });
 
 const scenarioFields = {
-  name: z.string().min(1),
+  name: z.string().min(1, NOT_EMPTY),
   id: z.string().optional(),
   tags: z.array(z.string()).optional(),
   destructive: z.boolean().optional(),
@@ -219,21 +221,21 @@ const Version = z.literal(1);
 /** A file holding one scenario. */
 export const SingleScenarioFile = obj({ version: Version, ...scenarioFields });
 /** A file holding a list of scenarios under `scenarios:`. */
-export const ScenarioListFile = obj({ version: Version, scenarios: z.array(obj(scenarioFields)).min(1) });
+export const ScenarioListFile = obj({ version: Version, scenarios: z.array(obj(scenarioFields)).min(1, NOT_EMPTY) });
 /** What a scenario file is (the published schema). */
 export const ScenarioFile = z.union([SingleScenarioFile, ScenarioListFile]);
 
 // ---- client manifest ----------------------------------------------------------------------------
 
 const ExecSpec = obj({
-  command: templated.pipe(z.string().min(1)),
+  command: templated.pipe(z.string().min(1, NOT_EMPTY)),
   args: z.array(templated).optional(),
   env: z.record(z.string(), templated).optional(),
   cwd: templated.optional(),
   timeout: Duration.optional(),
   tty: z.boolean().optional(),
 });
-const ModuleSpec = obj({ path: z.string().min(1), export: z.string().min(1).optional(), timeout: Duration.optional() });
+const ModuleSpec = obj({ path: z.string().min(1, NOT_EMPTY), export: z.string().min(1, NOT_EMPTY).optional(), timeout: Duration.optional() });
 
 const Binding = keyed('binding', 'client binding', { exec: obj({ exec: ExecSpec }), module: obj({ module: ModuleSpec }) });
 

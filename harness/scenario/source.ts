@@ -145,6 +145,9 @@ export function zodProblems(src: YamlSource, issues: readonly z.core.$ZodIssue[]
     else if (issue.code === 'unrecognized_keys') {
       const allowed = issue.message.startsWith(ALLOWED_MARK) ? issue.message.slice(ALLOWED_MARK.length) : '';
       for (const key of issue.keys) out.push(atKey(src, [...path, key], `unknown field '${key}'; allowed: ${allowed}`));
+    } else if (issue.code === 'invalid_key') {
+      // a record's key (a capability name) broke its rule: point at the key, say the rule
+      out.push(atKey(src, path, issue.issues.map((i) => i.message).join('; ')));
     } else out.push(at(src, path, messageOf(src, issue, path)));
   }
   return out;
