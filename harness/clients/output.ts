@@ -13,30 +13,38 @@ export function normalise(text: string): string {
 }
 
 /**
- * Normalises a stream chunk by chunk. An escape sequence or a CR cut at a chunk's end is held back
- * until the next chunk, so the normalised text only ever grows (prompt positions stay valid).
+ * Normalises a stream chunk by chunk. An escape sequence cut at a chunk's end, and a CR that may be
+ * the first half of a CRLF (also with escapes between them), are held back until the next chunk, so
+ * the normalised text only ever grows (prompt positions stay valid) and equals that of the whole.
  */
 export class StreamNormaliser {
-  private carry = '';
+  /** Raw: the start of an escape sequence. */
+  private openEscape = '';
+  /** Stripped: a CR not yet followed by anything but escapes. */
+  private cr = '';
 
   push(chunk: string): string {
-    let text = this.carry + chunk;
-    this.carry = '';
+    let text = this.openEscape + chunk;
+    this.openEscape = '';
     const open = OPEN_ESCAPE.exec(text);
     if (open) {
-      this.carry = open[0];
+      this.openEscape = open[0];
       text = text.slice(0, open.index);
-    } else if (text.endsWith('\r')) {
-      this.carry = '\r';
-      text = text.slice(0, -1);
     }
-    return normalise(text);
+    let plain = this.cr + text.replace(ANSI, '');
+    this.cr = '';
+    if (plain.endsWith('\r')) {
+      this.cr = '\r';
+      plain = plain.slice(0, -1);
+    }
+    return plain.replace(/\r\n/g, '\n');
   }
 
   /** What was held back, at the end of the stream. */
   end(): string {
-    const rest = normalise(this.carry);
-    this.carry = '';
+    const rest = normalise(this.cr + this.openEscape);
+    this.cr = '';
+    this.openEscape = '';
     return rest;
   }
 }

@@ -1,11 +1,11 @@
 /**
  * `{name}` templates in a client binding (command, args, env, cwd), expanded with the run's values
  * (`reader`, `pins.auth`, `pins.wrong.auth`, `challengeFile`, `args.x`, ...). Only `{` + a name + `}`
- * is a template, so JSON or shell braces in an argument pass through untouched.
+ * is a template, and not `${NAME}`, so JSON or shell braces in an argument pass through untouched.
  */
 import { InputError } from '../../simulator/errors.ts';
 
-const TEMPLATE = /\{([A-Za-z_][\w.-]*)\}/g;
+const TEMPLATE = /(?<!\$)\{([A-Za-z_][\w.-]*)\}/g;
 
 /** Expands every `{name}` of `text`; an unknown name is an input error naming `where` (never a value). */
 export function expandVars(text: string, vars: Record<string, string>, where: string): string {
