@@ -78,15 +78,23 @@ export async function runExec(input: ClientRunInput, binding: ExecBinding, opts:
   } catch (err) {
     return failed(`${binding.where}: could not start ${command.file}: ${(err as Error).message}`);
   }
-  const answerer = new PromptAnswerer(input.answers, (reply) => {
-    running.write(pty ? `${reply}\r` : `${reply}\n`);
-    if (!pty && answerer.done) running.endInput(); // pipes: EOF after the last reply
-  }, opts.prompt ?? DEFAULT_PROMPT_TIMING);
+  const answerer = new PromptAnswerer(
+    input.answers,
+    (reply) => {
+      running.write(pty ? `${reply}\r` : `${reply}\n`);
+      if (!pty && answerer.done) running.endInput(); // pipes: EOF after the last reply
+    },
+    opts.prompt ?? DEFAULT_PROMPT_TIMING,
+  );
   output.onText = (text) => answerer.push(text);
   if (!pty && input.answers.length === 0) running.endInput();
 
   const grace = opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-  const endGroup = () => terminateGroup(running.pid, grace).catch((err: Error) => (notes.push(err.message), true));
+  const endGroup = () =>
+    terminateGroup(running.pid, grace).catch((err: Error) => {
+      notes.push(err.message); // a process that even SIGKILL did not end (uninterruptible sleep)
+      return true;
+    });
   let timedOut = false;
   let killing: Promise<unknown> = Promise.resolve();
   const timer = setTimeout(() => {

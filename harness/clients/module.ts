@@ -64,7 +64,14 @@ export async function runModule(input: ClientRunInput, binding: ModuleBinding, o
 }
 
 /** Runs the client; the exit code, or null when it had to be left running after the abort. */
-async function finish(run: ModuleClient, ctx: ModuleClientContext, signal: AbortSignal, graceMs: number, out: ModuleOutput, notes: string[]): Promise<number | null> {
+async function finish(
+  run: ModuleClient,
+  ctx: ModuleClientContext,
+  signal: AbortSignal,
+  graceMs: number,
+  out: ModuleOutput,
+  notes: string[],
+): Promise<number | null> {
   const outcome = Promise.resolve()
     .then(() => run(ctx))
     .then(

@@ -4,8 +4,10 @@
  */
 
 /** CSI (`ESC [ ... final`), OSC (`ESC ] ... BEL|ST`), charset selection and other two-byte escapes. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC and BEL are what terminal escapes are made of
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\-_=>]/g;
 /** An escape sequence that may still be completed by the next chunk. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: as above
 const OPEN_ESCAPE = /\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[()*+])?$/;
 
 export function normalise(text: string): string {

@@ -40,7 +40,8 @@ export class PromptAnswerer {
   push(text: string): void {
     if (this.stopped) return;
     this.transcript += text;
-    if (this.timer) this.armSettle(); // a prompt is settling: output is not quiet yet
+    if (this.timer)
+      this.armSettle(); // a prompt is settling: output is not quiet yet
     else this.lookForPrompt();
   }
 

@@ -87,7 +87,8 @@ describe('exec under a pseudo-terminal', () => {
       exec('./read-pin.sh', { env: { EXPECT_PIN: 'abc' } }),
     );
     expect(r.exit).toBe(0);
-    expect(r.stdout).not.toMatch(/\x1b|\r/);
+    expect(r.stdout).not.toContain('\x1b');
+    expect(r.stdout).not.toContain('\r');
   });
 });
 

@@ -43,7 +43,12 @@ describe('module clients', () => {
     expect(r.exit).toBe(3); // a fresh card: 63 C3, three auth tries left
     expect(r.stdout).toBe('reader: Virtual PCD 00 00\nquery: 63C3\n利用者証明用電子証明書の暗証番号: \nlast try, go on? \npin-length=4 confirm=y\n');
     expect(r.stderr).toBe('');
-    expect(lines).toEqual(r.stdout.trimEnd().split('\n').map((l) => `stdout:${l}`));
+    expect(lines).toEqual(
+      r.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => `stdout:${l}`),
+    );
     expect(r.unansweredPrompts).toEqual([]);
     expect(r.leakedPin).toBe(false);
     expect(r.timedOut).toBe(false);
@@ -80,7 +85,10 @@ describe('module clients', () => {
 
   it('on timeout the AbortSignal fires: timedOut, no exit code, the prompt never asked is unanswered', async () => {
     const binding = moduleBinding('kiosk-module.ts', 'abortable');
-    const r = await runModule(input(binding, { channel: inProcessChannel(await newCard()), timeoutMs: 100, answers: [{ prompt: 'PIN: ', reply: 'x' }] }), binding);
+    const r = await runModule(
+      input(binding, { channel: inProcessChannel(await newCard()), timeoutMs: 100, answers: [{ prompt: 'PIN: ', reply: 'x' }] }),
+      binding,
+    );
     expect(r.timedOut).toBe(true);
     expect(r.exit).toBeNull();
     expect(r.stdout).toBe('waiting for the card\n');
