@@ -5,8 +5,10 @@
  * JavaScript: no transpiler thread in a long-running `serve`, and Node resolves a handful of files
  * instead of hundreds of small package modules at every start.
  *
- * - Project sources and the pure-JS packages are bundled; the native addons (pcsclite, koffi) stay
- *   external, as optional dependencies loaded only by the PC/SC code paths.
+ * - Project sources and the pure-JS packages are bundled; the native addons (pcsclite, koffi,
+ *   @lydell/node-pty) stay external, as optional dependencies loaded only by the code paths that need
+ *   them; so does tsx, which the module client driver loads (when installed) to import a .ts client:
+ *   its loader registers files by their own paths, which a bundle would not have.
  * - Code splitting keeps dynamic imports lazy: a command loads only its own modules.
  * - The build goes to a fresh directory that replaces dist/ by rename, so a process never imports
  *   half a build. dist/build.json lists the project files that went into it (bin/myna-hil.mjs uses
@@ -35,7 +37,7 @@ export async function buildDist(root = ROOT) {
     outExtension: { '.js': '.mjs' },
     bundle: true,
     splitting: true,
-    external: ['pcsclite', 'koffi', '@lydell/node-pty', 'esbuild'],
+    external: ['pcsclite', 'koffi', '@lydell/node-pty', 'tsx', 'esbuild'],
     platform: 'node',
     format: 'esm',
     target: 'node20',

@@ -19,3 +19,21 @@ declare module 'koffi' {
   /** errno of the last foreign call. */
   export function errno(): number;
 }
+
+declare module '@lydell/node-pty' {
+  interface IDisposable {
+    dispose(): void;
+  }
+  /** A process on the slave side of a new pseudo-terminal (forkpty: its own session and process group). */
+  export interface IPty {
+    readonly pid: number;
+    onData(listener: (data: string) => void): IDisposable;
+    onExit(listener: (e: { exitCode: number; signal?: number }) => void): IDisposable;
+    write(data: string): void;
+  }
+  export function spawn(
+    file: string,
+    args: string[],
+    options: { name?: string; cols?: number; rows?: number; cwd?: string; env?: Record<string, string> },
+  ): IPty;
+}

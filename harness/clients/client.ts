@@ -39,6 +39,8 @@ export interface ClientRunResult {
   durationMs: number;
   /** Set when the client could not be started at all (command not found): an environment error. */
   startError?: string;
+  /** What the driver had to do differently, for the report (no PTY available: ran with pipes; leftover processes ended). */
+  notes?: string[];
 }
 
 /** The context a `module` client's `run(ctx)` receives. */

@@ -1,8 +1,8 @@
 /**
  * `npm install` skips the optional native packages where they cannot build (pcsclite needs
- * libpcsclite-dev), and the project must still typecheck there: tsc runs against a node_modules that
- * has every installed package but pcsclite and koffi (types/optional-natives.d.ts declares what the
- * project uses of them).
+ * libpcsclite-dev) or have no prebuilt binary (@lydell/node-pty), and the project must still
+ * typecheck there: tsc runs against a node_modules that has every installed package but pcsclite,
+ * koffi and @lydell/node-pty (types/optional-natives.d.ts declares what the project uses of them).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -12,22 +12,46 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const NATIVES = ['pcsclite', 'koffi'];
+const NATIVES = ['pcsclite', 'koffi', '@lydell/node-pty'];
+
+/** Links every package of `from` into `to` but the hidden ones; a scope (`@x`) becomes a directory of links. */
+function linkPackages(from: string, to: string, hidden: string[], scope = ''): string[] {
+  const linked: string[] = [];
+  for (const entry of readdirSync(from)) {
+    const name = scope + entry;
+    if (hidden.includes(name)) continue;
+    if (!scope && entry.startsWith('@') && hidden.some((h) => h.startsWith(`${entry}/`))) {
+      mkdirSync(join(to, entry));
+      linked.push(...linkPackages(join(from, entry), join(to, entry), hidden, `${entry}/`));
+    } else {
+      symlinkSync(join(from, entry), join(to, entry));
+      linked.push(name);
+    }
+  }
+  return linked;
+}
+
+/** The installed packages, with scoped ones as `@scope/name`. */
+function installedPackages(dir: string): string[] {
+  return readdirSync(dir).flatMap((e) => (e.startsWith('@') ? readdirSync(join(dir, e)).map((s) => `${e}/${s}`) : [e]));
+}
 
 describe('typecheck without the optional native packages', () => {
   const work = mkdtempSync(join(tmpdir(), 'myna-hil-tsc-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('tsc --noEmit passes with pcsclite and koffi absent', () => {
+  it('tsc --noEmit passes with pcsclite, koffi and @lydell/node-pty absent', () => {
     // A copy of the project's view: its sources by symlink, and a node_modules without the natives.
     for (const entry of ['types', 'simulator', 'harness', 'tests', 'bench', 'scripts', 'vitest.config.ts', 'package.json']) {
       symlinkSync(join(ROOT, entry), join(work, entry));
     }
     const modules = join(work, 'node_modules');
     mkdirSync(modules);
-    const installed = readdirSync(join(ROOT, 'node_modules'));
+    const installed = installedPackages(join(ROOT, 'node_modules'));
     for (const natives of NATIVES) expect(installed, `${natives} is installed here, so the test means something`).toContain(natives);
-    for (const name of installed) if (!NATIVES.includes(name)) symlinkSync(join(ROOT, 'node_modules', name), join(modules, name));
+    const linked = linkPackages(join(ROOT, 'node_modules'), modules, NATIVES);
+    for (const natives of NATIVES) expect(linked).not.toContain(natives);
+    expect(linked.filter((n) => n.startsWith('@lydell/node-pty-'))).not.toEqual([]); // the rest of the scope stays
     writeFileSync(
       join(work, 'tsconfig.json'),
       JSON.stringify({
