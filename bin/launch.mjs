@@ -1,6 +1,6 @@
 /**
  * Runs a TypeScript entry point with plain Node: esbuild bundles the project's sources and the pure-JS
- * packages they use (the native ones, pcsclite and koffi, and esbuild itself stay external) into cached
+ * packages they use (with the options of scripts/build.mjs: native addons, tsx and esbuild stay external) into cached
  * ES modules under node_modules/.cache/myna-hil/, rebuilt only when an input file changed. Bundling the
  * packages saves Node's module resolution of hundreds of small files at every start (about 80 ms). Unlike a loader hook (tsx), this leaves no transpiler
  * thread in the running process: a served card costs tens of MB less and starts faster.
@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
+import { BUNDLE_OPTIONS } from '../scripts/build.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = join(root, 'node_modules', '.cache', 'myna-hil');
@@ -65,17 +66,7 @@ export async function bundle(entry) {
     outdir: join(cacheDir, 'out'),
     entryNames: '[name]',
     chunkNames: 'chunk-[hash]',
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    splitting: true,
-    external: ['pcsclite', 'koffi', 'esbuild'], // native addons, and the bundler itself
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked', // read only when a stack trace is mapped; inline maps cost ~40 ms per start
-    metafile: true,
-    write: false,
-    logLevel: 'error',
+    ...BUNDLE_OPTIONS,
     absWorkingDir: root,
   });
   const inputs = {};

@@ -22,6 +22,27 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/**
+ * What every bundle of the project shares (dist/ here, and bin/launch.mjs's bundles of dev scripts):
+ * ES modules for Node 20 with code splitting; the native addons (pcsclite, koffi, @lydell/node-pty),
+ * tsx (a loader that finds its own files) and esbuild stay external. The banner gives CommonJS
+ * packages inside the bundle (yaml) the `require` they use for Node's built-in modules.
+ */
+export const BUNDLE_OPTIONS = {
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  external: ['pcsclite', 'koffi', '@lydell/node-pty', 'tsx', 'esbuild'],
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  banner: { js: "import { createRequire as __mynaHilRequire } from 'node:module'; const require = __mynaHilRequire(import.meta.url);" },
+  sourcemap: 'linked', // read only when a stack trace is mapped; inline maps cost ~40 ms per start
+  metafile: true,
+  write: false,
+  logLevel: 'error',
+};
+
 /** Entry points, by output name. */
 export const ENTRIES = { main: 'harness/cli/main.ts' };
 
@@ -34,18 +55,8 @@ export async function buildDist(root = ROOT) {
     outdir: join(dist, 'cli'),
     entryNames: '[name]',
     chunkNames: 'chunk-[hash]',
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    splitting: true,
-    external: ['pcsclite', 'koffi', '@lydell/node-pty', 'tsx', 'esbuild'],
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    sourcemap: 'linked', // read only when a stack trace is mapped; inline maps cost ~40 ms per start
+    ...BUNDLE_OPTIONS,
     sourcesContent: false, // the sources ship beside dist/, the maps point at them
-    metafile: true,
-    write: false,
-    logLevel: 'error',
     absWorkingDir: root,
   });
   const inputs = Object.keys(result.metafile.inputs)
