@@ -50,7 +50,7 @@ describe('the module form of the reference kiosk', () => {
 
   it('a bad key or a missing challenge file is a usage error (exit 2) before anything is sent', async () => {
     const profile = await testProfile('adult');
-    for (const vars of [{ 'args.key': 'juki' }, { challengeFile: '/nonexistent/challenge' }]) {
+    for (const vars of [{ 'args.key': 'juki' }, { challengeFile: '/nonexistent/challenge' }] as Record<string, string>[]) {
       const { exit, sent, io } = await drive(runReference, testCard(profile), {}, vars);
       expect(exit).toBe(EXIT.usage);
       expect(sent).toEqual([]);
