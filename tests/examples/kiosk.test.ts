@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EXIT, runKiosk, type KeyChoice } from '../../examples/kiosk/kiosk.ts';
 import { newCard, testCard, testProfile } from '../support/card.ts';
-import { cardWithTries, isQuery, isVerifyWithData, recorded, scriptedIo, selectedEfAt, spendTries, triesLeft, verifyData, wrongDigits } from './support.ts';
+import { cardWithTries, isQuery, isVerifyWithData, recorded, scriptedIo, selectedEfAt, spendTries, triesLeft, wrongDigits } from './support.ts';
 
 const CHALLENGE = new TextEncoder().encode('kiosk test challenge');
 
