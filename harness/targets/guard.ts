@@ -112,6 +112,8 @@ export class GuardedChannel implements ApduChannel {
   /** The DF and EF the card has selected, as far as the guard can tell (undefined: unknown). */
   private df: AppName | 'other' | undefined;
   private ef: number | undefined;
+  /** The SELECT that chose the current DF, replayed to restore the selection after {@link counters}. */
+  private dfSelect: Uint8Array | undefined;
   /** Serialises exchanges: a query and its command must not interleave with another caller's. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -134,6 +136,7 @@ export class GuardedChannel implements ApduChannel {
   forgetSelection(): void {
     this.df = undefined;
     this.ef = undefined;
+    this.dfSelect = undefined;
   }
 
   transmit(command: Uint8Array): Promise<Uint8Array> {
@@ -142,11 +145,13 @@ export class GuardedChannel implements ApduChannel {
 
   /**
    * Every user PIN's tries left, read with queries (SELECT AP, SELECT EF, `00 20 00 80`): nothing is
-   * spent, but the card's selection changes (call it between steps, not inside one). A PIN whose AP or
-   * key the card does not have is left out.
+   * spent. The selection the guard knew is restored afterwards (an unknown one cannot be), so a client
+   * rarely notices; still, call it between steps rather than inside one. A PIN whose AP or key the card
+   * does not have is left out.
    */
   counters(): Promise<PinCounters> {
     return this.serial(async () => {
+      const restore = { dfSelect: this.dfSelect, ef: this.ef };
       const out: PinCounters = {};
       for (const pin of PIN_KINDS) {
         const key = PIN_KEYS[pin];
@@ -154,6 +159,10 @@ export class GuardedChannel implements ApduChannel {
         if (split(await this.exchange(cmd.selectEf(key.fid))).sw !== SW_OK) continue;
         const tries = triesOf(await this.exchange(cmd.verify()));
         if (tries !== undefined) out[pin] = { triesLeft: tries, max: key.max, locked: tries === 0 };
+      }
+      if (restore.dfSelect) {
+        await this.exchange(restore.dfSelect);
+        if (restore.ef !== undefined) await this.exchange(cmd.selectEf(restore.ef));
       }
       return out;
     });
@@ -269,6 +278,7 @@ export class GuardedChannel implements ApduChannel {
       const aid = data;
       this.df = (Object.keys(AID) as AppName[]).find((app) => equalBytes(AID[app], aid)) ?? 'other';
       this.ef = undefined;
+      this.dfSelect = command.slice();
     } else if (p1 === 0x02 && data.length === 2) {
       this.ef = (data[0] << 8) | data[1];
     } else {

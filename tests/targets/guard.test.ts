@@ -233,7 +233,16 @@ describe('counters and drops', () => {
     expect([card.pin('auth').remaining, card.pin('sign').remaining, card.pin('juki').remaining]).toEqual([2, 4, 0]);
   });
 
-  it('leaves out a PIN the card does not have (no signature key on a face-auth-only card is still a PIN; an AP missing is left out)', async () => {
+  it('restores the selection it knew: a VERIFY after counters() still goes to the key the client selected', async () => {
+    const { card } = await cardWith({});
+    const { inner, guard } = guarded(card);
+    await selectPin(guard, 'sign');
+    await guard.counters();
+    expect(inner.sent.slice(-2).map((c) => toHex(c))).toEqual([toHex(cmd.selectAp(AID.jpki)), toHex(cmd.selectEf(PIN_KEYS.sign.fid))]);
+    expect(sw(await guard.transmit(cmd.verify()))).toBe('63C5');
+  });
+
+  it('leaves out a PIN whose application the card does not have', async () => {
     const { card } = await cardWith({});
     const inner = inProcessChannel(card);
     // a channel on which the 住基 AP does not exist

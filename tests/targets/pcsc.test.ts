@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
 import type { VirtualCard } from '../../simulator/card/card.ts';
 import { InputError } from '../../simulator/errors.ts';
@@ -18,7 +18,7 @@ import { cmd } from '../../harness/flows/apdu.ts';
 import { AID, EF, sha256 } from '../../harness/flows/card-ref.ts';
 import { vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { type RunningServe, startServe } from '../../harness/serve/serve.ts';
-import { GuardRefused } from '../../harness/targets/guard.ts';
+import { GuardRefused, UnexpectedDrop } from '../../harness/targets/guard.ts';
 import { CardNotAllowed, PcscTarget, type PcscTargetOptions } from '../../harness/targets/pcsc.ts';
 import { testCard, testProfile } from '../support/card.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
@@ -132,8 +132,12 @@ describePcsc('pcsc target against the simulator in "Virtual PCD 00 01"', () => {
     serve = await startServe({ card: 'in-test', slot: SLOT, control: join(dir, 'control.sock') }, () => card, { out: () => {}, err: () => {} });
   }, 300_000);
 
+  // a target holds the card exclusively: release it after each test, passed or not
+  afterEach(async () => {
+    for (const t of targets.splice(0)) await t.close();
+  });
+
   afterAll(async () => {
-    for (const t of targets) await t.close();
     await serve?.stop();
     release?.();
   });
@@ -158,7 +162,6 @@ describePcsc('pcsc target against the simulator in "Virtual PCD 00 01"', () => {
     expect((err as CardNotAllowed).exitCode).toBe(4);
     expect((err as Error).message).toContain(`has SHA-256 ${authCertHash(profile)}, which is not in the allow-list`);
     expect(card.pin('auth').remaining).toBe(before);
-    await t.close();
   });
 
   it('an allowed card: read through the guarded channel, counters without spending a try, the lab PIN values', async () => {
@@ -180,7 +183,6 @@ describePcsc('pcsc target against the simulator in "Virtual PCD 00 01"', () => {
     ]);
     expect(await prepared.counters()).toMatchObject({ auth: { triesLeft: 3, max: 3, locked: false }, sign: { triesLeft: 5, max: 5, locked: false } });
     expect(card.pin('auth').remaining).toBe(3);
-    await t.close();
   });
 
   it('the guard lets a wrong PIN through above the floor and refuses the next one at it, leaving the counter at 2', async () => {
@@ -190,7 +192,13 @@ describePcsc('pcsc target against the simulator in "Virtual PCD 00 01"', () => {
     const wrong = new Uint8Array(Buffer.from(profile.pins.auth.value === '0000' ? '9999' : '0000'));
     expect(toHex(await ch.transmit(cmd.selectAp(AID.jpki)))).toBe('9000');
     expect(toHex(await ch.transmit(cmd.selectEf(EF.jpki.authPin)))).toBe('9000');
+    const before = await prepared.counters(); // restores the selection: the VERIFY below is the auth PIN's
     expect(toHex(await ch.transmit(cmd.verify(wrong)))).toBe('63C2');
+    // a drop the step did not expect stops the run, naming the PIN and its tries left
+    const drop = t.guarded!.checkDrop(before, await prepared.counters(), {});
+    expect(drop).toBeInstanceOf(UnexpectedDrop);
+    expect(drop!.message).toBe('guard stopped the run: auth PIN dropped from 3 to 2 (has 2 tries left), which the scenario did not expect');
+    expect(t.guarded!.checkDrop(before, await prepared.counters(), { auth: { triesLeft: 2 } })).toBeUndefined();
     const err = await ch.transmit(cmd.verify(wrong)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GuardRefused);
     expect((err as Error).message).toMatch(/^guard refused: auth PIN has 2 tries left/);
@@ -203,6 +211,5 @@ describePcsc('pcsc target against the simulator in "Virtual PCD 00 01"', () => {
     expect(toHex(await next.channel.transmit(cmd.selectEf(EF.jpki.authPin)))).toBe('9000');
     expect(toHex(await next.channel.transmit(cmd.verify(new Uint8Array(Buffer.from(profile.pins.auth.value)))))).toBe('9000');
     expect(card.pin('auth').remaining).toBe(3);
-    await t.close();
   });
 });
