@@ -29,8 +29,9 @@ import { AID, EF, sha256 } from '../flows/card-ref.ts';
 import { FlowSession } from '../flows/spec-flows.ts';
 import { openPcsc, type PcscCard, type PcscContext } from '../pcsc/index.ts';
 import { pcscChannel } from '../pcsc/channel.ts';
-import type { CardSetup, PinKind } from '../scenario/model.ts';
-import { GUARD_EXIT_CODE, GuardedChannel, type GuardEvent } from './guard.ts';
+import type { PinCounters } from '../runner/events.ts';
+import type { CardExpect, CardSetup, PinKind } from '../scenario/model.ts';
+import { GUARD_EXIT_CODE, GuardedChannel, type GuardEvent, type UnexpectedDrop } from './guard.ts';
 import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
 
 /** The environment cannot run the target (no pcscd, no such reader, no card): exit code 3. */
@@ -142,9 +143,12 @@ export class PcscTarget implements Target {
     };
   }
 
-  /** Compares counters around a step (see GuardedChannel.checkDrop); undefined before the first prepare. */
-  get guarded(): GuardedChannel | undefined {
-    return this.guard;
+  /**
+   * For the runner, around each step: the PIN whose count dropped in a way `expected` does not name
+   * (GuardedChannel.checkDrop), as an error that stops the run with exit code 4; undefined otherwise.
+   */
+  checkDrop(before: PinCounters, after: PinCounters, expected?: CardExpect): UnexpectedDrop | undefined {
+    return this.guard?.checkDrop(before, after, expected);
   }
 
   async close(): Promise<void> {

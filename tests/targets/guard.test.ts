@@ -139,6 +139,20 @@ describe('the floor', () => {
     expect(card.pin('sign').remaining).toBe(2);
   });
 
+  it('keeps a query and its command together: a command sent meanwhile waits', async () => {
+    const { card, profile } = await cardWith({});
+    const { inner, guard } = guarded(card);
+    await selectPin(guard, 'auth');
+    const from = inner.sent.length;
+    const [verify, select] = await Promise.all([
+      guard.transmit(cmd.verify(ascii(wrongValue(profile, 'auth')))),
+      guard.transmit(cmd.selectEf(PIN_KEYS.sign.fid)),
+    ]);
+    expect([sw(verify), sw(select)]).toEqual(['63C2', '9000']);
+    expect(inner.sent.slice(from).map((c) => toHex(c.subarray(0, 4)))).toEqual(['00200080', '00200080', '00A4020C']);
+    expect(card.pin('sign').remaining).toBe(5);
+  });
+
   it('refuses when the query does not answer 63 Cx (no key selected), without sending the command', async () => {
     const { card } = await cardWith({});
     const { inner, guard } = guarded(card);
@@ -157,13 +171,15 @@ describe("the lab's own value", () => {
       await selectPin(guard, pin);
       expect(sw(await guard.transmit(cmd.verify(ascii(profile.pins[pin].value))))).toBe('9000');
       expect(card.pin(pin).remaining).toBe(PIN_KEYS[pin].max);
-      expect(guard.events.at(-1)).toMatchObject({ type: 'allowed', why: 'lab value', triesLeft: 2 });
+      expect(guard.events.at(-1)).toMatchObject({ type: 'allowed', why: 'lab value', triesLeft: 2, command: '00 20 00 80 <redacted>' });
 
       const one = (await cardWith({ [pin]: 1 })).card;
       const g1 = guarded(one, { labPins }).guard;
       await selectPin(g1, pin);
       await expect(g1.transmit(cmd.verify(ascii(profile.pins[pin].value)))).rejects.toThrow(`guard refused: ${PIN_KEYS[pin].label} has 1 try left`);
       expect(one.pin(pin).remaining).toBe(1);
+      // what the guard records never holds a PIN value
+      expect(JSON.stringify([guard.events, g1.events])).not.toContain(profile.pins[pin].value);
     });
   }
 

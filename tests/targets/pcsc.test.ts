@@ -195,10 +195,10 @@ describePcsc('pcsc target against the simulator in "Virtual PCD 00 01"', () => {
     const before = await prepared.counters(); // restores the selection: the VERIFY below is the auth PIN's
     expect(toHex(await ch.transmit(cmd.verify(wrong)))).toBe('63C2');
     // a drop the step did not expect stops the run, naming the PIN and its tries left
-    const drop = t.guarded!.checkDrop(before, await prepared.counters(), {});
+    const drop = t.checkDrop(before, await prepared.counters(), {});
     expect(drop).toBeInstanceOf(UnexpectedDrop);
     expect(drop!.message).toBe('guard stopped the run: auth PIN dropped from 3 to 2 (has 2 tries left), which the scenario did not expect');
-    expect(t.guarded!.checkDrop(before, await prepared.counters(), { auth: { triesLeft: 2 } })).toBeUndefined();
+    expect(t.checkDrop(before, await prepared.counters(), { auth: { triesLeft: 2 } })).toBeUndefined();
     const err = await ch.transmit(cmd.verify(wrong)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GuardRefused);
     expect((err as Error).message).toMatch(/^guard refused: auth PIN has 2 tries left/);
