@@ -125,7 +125,7 @@ export class PcscTarget implements Target {
    */
   async prepare(setup: CardSetup, _baseDir: string, scenario: { destructive: boolean } = { destructive: false }): Promise<PreparedCard> {
     if (setup.pins || setup.behaviour) {
-      throw new TargetEnvironmentError('a physical card cannot be set up with pins: or behaviour: (the runner reports such scenarios not applicable on pcsc)');
+      throw new Error('a physical card cannot be set up with pins: or behaviour: (the runner reports such scenarios not applicable on pcsc)');
     }
     const guard = await this.connect();
     guard.setScenario(scenario);
