@@ -45,7 +45,10 @@ export interface Target {
   readonly capabilities: ReadonlySet<Capability>;
   /** Why the environment cannot run this target (no pcscd, no reader), or undefined. Exit code 3. */
   check(): Promise<string | undefined>;
-  /** A card in the state the scenario's `card:` asks for. `baseDir` resolves a relative profile path. */
-  prepare(setup: CardSetup, baseDir: string): Promise<PreparedCard>;
+  /**
+   * A card in the state the scenario's `card:` asks for. `baseDir` resolves a relative profile path.
+   * `scenario.destructive` (with the run's `--allow-destructive`) lets the pcsc guard spend last tries.
+   */
+  prepare(setup: CardSetup, baseDir: string, scenario?: { destructive: boolean }): Promise<PreparedCard>;
   close(): Promise<void>;
 }
