@@ -151,6 +151,7 @@ export class StepRunner {
     const t0 = now();
     let verdict: StepVerdict;
     try {
+      await card.settle?.();
       this.emit({ type: 'card-state', scenario: this.key, step: i, pins: await card.counters() });
       const done = await this.execute(i, step);
       const durationMs = done.durationMs ?? now() - t0;
