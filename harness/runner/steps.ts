@@ -207,6 +207,7 @@ export class StepRunner {
     const args: Record<string, string> = {};
     for (const [k, v] of Object.entries(step.args)) args[`args.${k}`] = expandTemplate(v, base, step.where);
     const vars = { ...base, ...args };
+    const timeoutMs = step.timeoutMs ?? binding.timeoutMs;
     const result = await options.runClient({
       binding,
       baseDir: dirname(options.manifest!.file),
@@ -214,12 +215,12 @@ export class StepRunner {
       answers: step.answers.map((a) => ({ prompt: expandTemplate(a.prompt, vars, step.where), reply: expandTemplate(a.reply, vars, step.where) })),
       channel: binding.kind === 'module' ? card.channel : undefined,
       reader: card.reader,
-      timeoutMs: step.timeoutMs ?? binding.timeoutMs,
+      timeoutMs,
       onLine: (stream, line) => this.emit({ type: 'output', scenario: this.key, step: i, stream, line: mask.apply(line) }),
       mask: mask.apply,
     });
     if (result.startError !== undefined) throw new ClientStartError(`client ${step.client} could not be started: ${result.startError}`);
-    return { checks: clientChecks(step, result, mask.apply), durationMs: result.durationMs, message: clientMessage(result) };
+    return { checks: clientChecks(step, timeoutMs, result, mask.apply), durationMs: result.durationMs, message: clientMessage(result) };
   }
 
   private async cardAction(step: CardStep): Promise<Executed> {
@@ -296,7 +297,7 @@ function expandAction(a: CardAction, vars: Record<string, string>, where: Where)
 }
 
 /** The checks of a client step: the PIN leak (always), the timeout, the exit code, the output. */
-function clientChecks(step: ClientStep, r: ClientRunResult, mask: (t: string) => string): Check[] {
+function clientChecks(step: ClientStep, timeoutMs: number, r: ClientRunResult, mask: (t: string) => string): Check[] {
   const x = step.expect ?? {};
   const checks: Check[] = [
     {
@@ -310,7 +311,7 @@ function clientChecks(step: ClientStep, r: ClientRunResult, mask: (t: string) =>
     checks.push({
       what: 'ends within its timeout',
       passed: false,
-      expected: `ends within ${step.timeoutMs ?? 'the binding timeout'} ms`,
+      expected: `ends within ${timeoutMs} ms`,
       actual: `killed after ${Math.round(r.durationMs)} ms`,
     });
   else checks.push(checkExit(x.exit ?? 0, r.exit));

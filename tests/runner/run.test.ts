@@ -346,6 +346,10 @@ describe('clients', () => {
     const s = () => scenario({ steps: [{ kind: 'client', client: 'mod-client', answers: [], args: {}, timeoutMs: 50 }] });
     const t = await run([s()], { runClient: async () => result({ exit: null, timedOut: true, durationMs: 52 }) });
     expect(failures(t)).toEqual(['ends within its timeout: ends within 50 ms / killed after 52 ms']);
+    const bindingTimeout = await run([scenario({ steps: [{ kind: 'client', client: 'mod-client', answers: [], args: {} }] })], {
+      runClient: async (i) => result({ exit: null, timedOut: true, durationMs: i.timeoutMs }),
+    });
+    expect(failures(bindingTimeout)).toEqual(['ends within its timeout: ends within 5000 ms / killed after 5000 ms']);
     const e = await run([s()], { runClient: async () => result({ exit: 2 }) });
     expect(failures(e)).toEqual(['exit: 0 / 2']);
     const x = await run([s()], { runClient: async () => result({ exit: null, startError: 'spawn kiosk ENOENT' }) });
