@@ -5,6 +5,7 @@
  * Commands are shown redacted (simulator/apdu/trace.ts), so a trace check never prints PIN data.
  */
 import { swHex } from '../../simulator/apdu/sw.ts';
+import { InputError } from '../../simulator/errors.ts';
 import { commandName, redactCommand } from '../../simulator/apdu/trace.ts';
 import type { ApduPattern, CardExpect, PinKind, TextMatch, TraceExpect } from '../scenario/model.ts';
 import type { PinCounters } from './events.ts';
@@ -52,6 +53,36 @@ export function commandData(cmd: Uint8Array): Uint8Array {
   return cmd.subarray(7, 7 + ((cmd[5] << 8) | cmd[6]));
 }
 
+/**
+ * Refuses a pattern that could never match (`ins: "2O"`, odd hex data, a 3-digit SW): a `never` with
+ * such a pattern would pass whatever the client did. Names the field and the fix.
+ */
+export function assertPattern(p: ApduPattern, field: string): void {
+  for (const k of ['cla', 'ins', 'p1', 'p2'] as const) {
+    const v = p[k];
+    if (v !== undefined && !/^[0-9A-Fa-f]{2}$/.test(v)) throw new InputError(`${field}.${k}: "${v}" is not one byte; give 2 hex digits, e.g. "20"`);
+  }
+  if (typeof p.data === 'string' && !/^([0-9A-Fa-f]{2})*$/.test(p.data.replace(/\s/g, '')))
+    throw new InputError(`${field}.data: not hex bytes; give an even number of hex digits, or true / false`);
+  if (p.sw !== undefined) assertSwPattern(p.sw, `${field}.sw`);
+}
+
+export function assertSwPattern(sw: string, field: string): void {
+  if (!isSwPattern(sw)) throw new InputError(`${field}: "${sw}" is not a status word; give 4 hex digits, x for any digit, e.g. "63Cx"`);
+}
+
+/** The patterns of a trace expectation, with their field names. */
+function patternsOf(x: TraceExpect): Array<[ApduPattern, string]> {
+  if ('contains' in x) return [[x.contains, 'contains']];
+  if ('never' in x) return [[x.never, 'never']];
+  if ('inOrder' in x) return x.inOrder.map((p, i) => [p, `inOrder[${i}]`]);
+  if ('count' in x) return [[x.count, 'count']];
+  return [
+    [x.noneAfter.after, 'noneAfter.after'],
+    [x.noneAfter.then, 'noneAfter.then'],
+  ];
+}
+
 const byteIs = (hex: string | undefined, b: number | undefined): boolean => hex === undefined || (b !== undefined && Number.parseInt(hex, 16) === b);
 
 /** The command part of a pattern (everything but `sw`): used for injected status words too. */
@@ -91,8 +122,9 @@ const firstMatch = (trace: TraceEntry[], p: ApduPattern, from = 0): number => {
 
 const countMatches = (trace: TraceEntry[], p: ApduPattern): number => trace.filter((e) => entryMatches(p, e)).length;
 
-/** One trace expectation over a whole trace (or a step's slice of it). */
+/** One trace expectation over a whole trace (or a step's slice of it); a malformed pattern is an input error. */
 export function checkTrace(x: TraceExpect, trace: TraceEntry[]): Check {
+  for (const [p, field] of patternsOf(x)) assertPattern(p, `trace ${field}`);
   if ('contains' in x) {
     const i = firstMatch(trace, x.contains);
     return {
@@ -171,7 +203,13 @@ export function checkText(stream: string, m: TextMatch, text: string): Check[] {
     });
   }
   if (m.matches !== undefined) {
-    const hit = new RegExp(m.matches, 'u').exec(text);
+    let re: RegExp;
+    try {
+      re = new RegExp(m.matches, 'u');
+    } catch (err) {
+      throw new InputError(`${stream}.matches: not a regular expression (${(err as Error).message}); fix the pattern (JavaScript syntax, u flag)`);
+    }
+    const hit = re.exec(text);
     out.push({ what: `${stream} matches`, passed: hit !== null, expected: `/${m.matches}/u`, actual: hit ? `matched "${hit[0]}"` : excerpt(text) });
   }
   return out;
@@ -181,6 +219,7 @@ const lineOf = (text: string, at: number): number => text.slice(0, at).split('\n
 const lineAt = (text: string, at: number): string => text.slice(text.lastIndexOf('\n', at - 1) + 1).split('\n')[0];
 
 export function checkSw(pattern: string, sw: number | undefined, what = 'sw'): Check {
+  assertSwPattern(pattern, what);
   return { what, passed: swMatches(pattern, sw), expected: pattern.toUpperCase(), actual: sw === undefined ? 'no status word' : swHex(sw) };
 }
 

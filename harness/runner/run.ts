@@ -135,7 +135,7 @@ async function runOne(s: Scenario, options: RunOptions, now: () => number): Prom
     });
     return await steps.run();
   } catch (err) {
-    return errorOutcome(err, mask.apply);
+    return errorOutcome(err, mask.apply, s.where);
   } finally {
     await card?.close().catch(() => {});
     if (workDir) rmSync(workDir, { recursive: true, force: true });

@@ -28,10 +28,15 @@ export interface ScenarioOutcome {
 
 export const scenarioKey = (s: Scenario): string => `${s.file}#${s.index}`;
 
-/** A thrown error: bad input (exit 2) or a broken environment / harness (exit 3), masked. */
+/**
+ * A thrown error: bad input (exit 2) or a broken environment / harness (exit 3), masked, and placed
+ * at `where` (`file:line:col: `) unless its message already says where it comes from.
+ */
 export function errorOutcome(err: unknown, mask: (t: string) => string, where?: string): ScenarioOutcome {
   const input = err instanceof InputError;
-  return { status: 'error', message: mask((err as Error)?.message ?? String(err)), where, errorKind: input ? 'input' : 'environment' };
+  const text = (err as Error)?.message ?? String(err);
+  const message = where && !text.startsWith(where) ? `${where}: ${text}` : text;
+  return { status: 'error', message: mask(message), where, errorKind: input ? 'input' : 'environment' };
 }
 
 export interface StepVerdict {

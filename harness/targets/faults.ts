@@ -5,11 +5,12 @@
  * state store to lose the power right after a retry counter was written. Both the sim and the vpcd
  * target use them, so a fault means the same on each.
  */
+import { InputError } from '../../simulator/errors.ts';
 import { PowerLoss } from '../../simulator/pin/pin.ts';
 import type { SmartCard } from '../../simulator/card/types.ts';
 import type { CardStateDoc, StateStore } from '../../simulator/state/store.ts';
 import type { ApduPattern, CardEvent } from '../scenario/model.ts';
-import { commandMatches } from '../runner/expect.ts';
+import { assertPattern, assertSwPattern, commandMatches } from '../runner/expect.ts';
 import type { TraceEntry } from './target.ts';
 
 /**
@@ -109,6 +110,9 @@ export class FaultyCard implements SmartCard {
         this.latency.set(event.ins?.toUpperCase() ?? '*', event.ms);
         return true;
       case 'inject-sw':
+        assertSwPattern(event.sw, 'event.sw');
+        if (/x/i.test(event.sw)) throw new InputError(`event.sw: "${event.sw}" has a wildcard; an injected status word is 4 hex digits`);
+        assertPattern(event.match, 'event.match');
         this.injections.push({ response: swBytes(event.sw), match: event.match, left: event.times });
         return true;
       case 'cut-response':

@@ -173,7 +173,10 @@ describe('card set-up', () => {
     expect(failures(ok)).toEqual([]);
     expect(ok.of('card-state')[0].pins.auth).toEqual({ triesLeft: 5, max: 5, locked: false });
     const bad = await run([scenario({ card: { behaviour: { maxTries: { auth: 99 } } }, steps: [] })]);
-    expect(bad.of('scenario-end')[0]).toMatchObject({ status: 'error', message: expect.stringContaining('card.behaviour.maxTries.auth') });
+    expect(bad.of('scenario-end')[0]).toMatchObject({
+      status: 'error',
+      message: expect.stringMatching(/^scenarios\/test-\d+\.yaml:1:1: card\.behaviour\.maxTries\.auth: /),
+    });
     expect(bad.exitCode).toBe(2);
   });
 
@@ -353,7 +356,10 @@ describe('clients', () => {
     const e = await run([s()], { runClient: async () => result({ exit: 2 }) });
     expect(failures(e)).toEqual(['exit: 0 / 2']);
     const x = await run([s()], { runClient: async () => result({ exit: null, startError: 'spawn kiosk ENOENT' }) });
-    expect(x.of('scenario-end')[0]).toMatchObject({ status: 'error', message: 'client mod-client could not be started: spawn kiosk ENOENT' });
+    expect(x.of('scenario-end')[0]).toMatchObject({
+      status: 'error',
+      message: expect.stringMatching(/^scenarios\/test-\d+\.yaml:5:5: client mod-client could not be started: spawn kiosk ENOENT$/),
+    });
     expect(x.exitCode).toBe(3);
   });
 
@@ -368,6 +374,32 @@ describe('clients', () => {
     const none = await run([s('mod-client')], { manifest: undefined });
     expect(none.of('scenario-end')[0].message).toMatch(/needs a client manifest/);
   });
+});
+
+describe('malformed expectations are input errors, never a silent pass', () => {
+  const q = card({ do: 'query', pin: 'auth' });
+  const cases: Array<[string, Parameters<typeof scenario>[0], RegExp]> = [
+    ['a pattern byte that is not hex', { steps: [q], expect: { trace: [{ never: { ins: '2O' } }] } }, /:1:1: trace never\.ins: "2O" is not one byte/],
+    ['odd hex data', { steps: [q], expect: { trace: [{ inOrder: [{ ins: 'A4' }, { data: 'ABC' }] }] } }, /trace inOrder\[1\]\.data: not hex bytes/],
+    ['a 3-digit status word', { steps: [card({ do: 'query', pin: 'auth' }, { sw: '63C' })] }, /:5:5: sw: "63C" is not a status word/],
+    [
+      'a bad regular expression',
+      { steps: [{ kind: 'client', client: 'mod-client', answers: [], args: {}, expect: { stdout: { matches: '(' } } }] },
+      /stdout\.matches: not a regular expression/,
+    ],
+    [
+      'an injected SW with a wildcard',
+      { steps: [event({ type: 'inject-sw', sw: '6Axx', match: { ins: '20' }, times: 1 })] },
+      /event\.sw: "6Axx" has a wildcard/,
+    ],
+  ];
+  for (const [name, s, message] of cases) {
+    it(name, async () => {
+      const r = await run([scenario(s)]);
+      expect(r.of('scenario-end')[0]).toMatchObject({ status: 'error', message: expect.stringMatching(message) });
+      expect(r.exitCode).toBe(2);
+    });
+  }
 });
 
 describe('the run', () => {
