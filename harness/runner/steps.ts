@@ -158,8 +158,9 @@ export class StepRunner {
     try {
       await card.settle?.();
       this.emit({ type: 'card-state', scenario: this.key, step: i, pins: await card.counters() });
+      const started = now(); // the step's own time, without waiting for the card to settle
       const done = await this.execute(i, step);
-      const durationMs = done.durationMs ?? now() - t0;
+      const durationMs = done.durationMs ?? now() - started;
       this.traceMark = this.ctx.emitApdus(this.traceMark, i);
       const after = await card.counters();
       this.emit({ type: 'card-state', scenario: this.key, step: i, pins: after });

@@ -473,6 +473,23 @@ describe('the run', () => {
     ).toBe(2);
   });
 
+  it('a step duration leaves out the wait for the card to settle (vpcd waits for pcscd there)', async () => {
+    let t = 0;
+    const base = sim();
+    const slowToSettle = {
+      ...base,
+      prepare: async (setup: Parameters<typeof base.prepare>[0], dir: string) => ({
+        ...(await base.prepare(setup, dir)),
+        settle: async () => {
+          t += 1000;
+        },
+      }),
+    };
+    const r = await run([scenario({ steps: [card({ do: 'query', pin: 'auth' }, { durationMs: { max: 500 } })] })], { target: slowToSettle, now: () => t });
+    expect(failures(r)).toEqual([]);
+    expect(r.of('step-end')[0].durationMs).toBe(1000);
+  });
+
   it('durations come from the injected clock', async () => {
     let t = 1_000_000;
     const r = await run([scenario({ steps: [] })], { now: () => (t += 10) });
