@@ -110,6 +110,11 @@ async function readChunked(s: Sender): Promise<number> {
 
 /** Runs one card action; inputs (PIN values, hex) are already expanded. */
 export async function runCardAction(channel: ApduChannel, action: CardAction, pins: Record<PinKind, string>, where: Where): Promise<ActionResult> {
+  // An empty value would be encoded without Lc: the tries-left query, not the VERIFY the scenario meant.
+  for (const field of ['value', 'newValue'] as const) {
+    if (field in action && (action as Record<string, unknown>)[field] === '')
+      throw new InputError(`${where}: ${field} is empty; give the PIN value, e.g. "{pins.auth}" (use do: query for the tries left)`);
+  }
   const s = new Sender(channel);
   try {
     const note = await perform(s, action, pins, where);

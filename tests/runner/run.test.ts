@@ -387,6 +387,7 @@ describe('malformed expectations are input errors, never a silent pass', () => {
       { steps: [{ kind: 'client', client: 'mod-client', answers: [], args: {}, expect: { stdout: { matches: '(' } } }] },
       /stdout\.matches: not a regular expression/,
     ],
+    ['an empty PIN value (it would be sent as the tries-left query)', { steps: [card({ do: 'verify', pin: 'auth', value: '' })] }, /:5:5: value is empty/],
     [
       'an injected SW with a wildcard',
       { steps: [event({ type: 'inject-sw', sw: '6Axx', match: { ins: '20' }, times: 1 })] },
