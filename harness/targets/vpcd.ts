@@ -61,13 +61,22 @@ export function vpcdTarget(options: VpcdTargetOptions = {}): Target {
       const { profile, name } = await scenarioProfile(setup, baseDir, profiles);
       const c = await context();
       // The previous scenario's card must be out first, or a client could talk to the old one.
-      await c.waitForCard(reader, 'absent', { timeoutMs });
+      try {
+        await c.waitForCard(reader, 'absent', { timeoutMs });
+      } catch {
+        throw new Error(`another card is in "${reader}" (is a myna-hil serve or another run using vpcd slot ${slot}?); stop it, or run on another --slot`);
+      }
       const host = new HostedCard(profile, name);
       const transport = new VpcdTransport({ card: host.faulty, slot, logger: quiet });
-      await transport.start();
-      const card = new VpcdCard(host, transport, c, reader, timeoutMs);
-      await card.settle();
-      return card.prepared();
+      try {
+        await transport.start();
+        const card = new VpcdCard(host, transport, c, reader, timeoutMs);
+        await card.settle();
+        return card.prepared();
+      } catch (err) {
+        await transport.stop(); // never leave a card in the reader that no scenario owns
+        throw err;
+      }
     },
     async close() {
       await ctx?.close();

@@ -9,7 +9,8 @@ import type { ClientRunInput } from '../../harness/clients/client.ts';
 import { openPcsc } from '../../harness/pcsc/index.ts';
 import type { Target } from '../../harness/targets/target.ts';
 import { VPCD_CAPABILITIES, vpcdTarget } from '../../harness/targets/vpcd.ts';
-import { testProfile } from '../support/card.ts';
+import { VpcdTransport } from '../../simulator/transport/vpcd/index.ts';
+import { testCard, testProfile } from '../support/card.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
 import { failures, result, run, scenario } from '../runner/fixtures.ts';
 
@@ -114,6 +115,22 @@ describePcsc('vpcd target (slot 1)', () => {
     );
     expect(failures(r)).toEqual([]);
     expect(r.of('step-end').map((e) => e.status)).toEqual(['passed', 'passed', 'passed', 'passed', 'passed']);
+  });
+
+  it('refuses to prepare while another card is in the slot, naming it', async () => {
+    const other = new VpcdTransport({ card: testCard(await testProfile()), slot: 1, logger: { info: () => {}, warn: () => {} } });
+    const ctx = await openPcsc();
+    await ctx.waitForCard(READER, 'absent'); // the previous test's card is out
+    await other.start();
+    await ctx.waitForCard(READER, 'present');
+    await ctx.close();
+    const t = vpcdTarget({ slot: 1, profiles: testProfile, presenceTimeoutMs: 1500 });
+    try {
+      await expect(t.prepare({}, '.')).rejects.toThrow(/another card is in "Virtual PCD 00 01" \(is a myna-hil serve or another run using vpcd slot 1\?\)/);
+    } finally {
+      await other.stop();
+      await t.close();
+    }
   });
 
   it('a failing expectation on vpcd names expected and actual', async () => {
