@@ -71,7 +71,7 @@ export async function runScenarios(scenarios: Scenario[], options: RunOptions): 
     harnessVersion: options.harnessVersion ?? '0.0.0',
     scenarios: chosen.length,
   });
-  const broken = await options.target.check();
+  const broken = await checkTarget(options.target);
   const outcomes: ScenarioOutcome[] = [];
   const counts = emptyCounts();
   for (const s of chosen) {
@@ -93,11 +93,20 @@ export async function runScenarios(scenarios: Scenario[], options: RunOptions): 
       durationMs: now() - started,
     });
   }
-  await options.target.close();
+  await options.target.close().catch(() => {}); // the verdicts stand; a target that fails to close changes none
   const exitCode = exitCodeOf(outcomes);
   const durationMs = now() - t0;
   options.emit({ type: 'run-end', durationMs, counts, exitCode });
   return { counts, exitCode, durationMs };
+}
+
+/** Why the target cannot run, whether check() says so or throws (a harness or environment fault). */
+async function checkTarget(target: Target): Promise<string | undefined> {
+  try {
+    return await target.check();
+  } catch (err) {
+    return `its check failed: ${(err as Error)?.message ?? String(err)}`;
+  }
 }
 
 function emitScenarioStart(s: Scenario, options: RunOptions): void {

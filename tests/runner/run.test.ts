@@ -462,6 +462,18 @@ describe('the run', () => {
     expect(r.exitCode).toBe(3);
   });
 
+  it('a target check that throws is a broken environment too, and the run still ends with run-end', async () => {
+    const throwing = {
+      ...sim(),
+      check: async (): Promise<string | undefined> => {
+        throw new Error('PC/SC context: SCardEstablishContext failed');
+      },
+    };
+    const r = await run([scenario({ steps: [] })], { target: throwing });
+    expect(r.of('scenario-end')[0].message).toBe('target sim cannot run: its check failed: PC/SC context: SCardEstablishContext failed');
+    expect(r.of('run-end')[0].exitCode).toBe(3);
+  });
+
   it('exit code: input errors beat environment errors beat failures', () => {
     expect(exitCodeOf([{ status: 'passed' }, { status: 'not-applicable' }, { status: 'skipped' }])).toBe(0);
     expect(exitCodeOf([{ status: 'failed' }])).toBe(1);
