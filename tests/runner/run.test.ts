@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { exitCodeOf } from '../../harness/runner/run.ts';
-import type { CardAction, CardEvent, StepExpect } from '../../harness/scenario/model.ts';
+import type { CardAction, CardEvent, StepExpect, TraceExpect } from '../../harness/scenario/model.ts';
 import { failures, limited, manifest, result, run, scenario, sim } from './fixtures.ts';
 
 const card = (action: CardAction, expect?: StepExpect) => ({ kind: 'card' as const, action, expect });
@@ -102,6 +102,16 @@ describe('events and faults', () => {
     expect(r.of('expectation').find((e) => e.what === 'no answer after the injected fault')?.actual).toMatch(/not in the reader/);
   });
 
+  it('reset ends the card session: the sign password re-initialisation needs the auth PIN verified again', async () => {
+    const steps = (reset: boolean) => [
+      card({ do: 'verify', pin: 'auth', value: '{pins.auth}' }),
+      ...(reset ? [event({ type: 'reset' })] : []),
+      { kind: 'issuer' as const, action: 'reinit-sign-password' as const, value: 'NEW123' },
+    ];
+    expect(failures(await run([scenario({ steps: steps(false) })]))).toEqual([]);
+    expect(failures(await run([scenario({ steps: steps(true) })]))).toEqual([expect.stringMatching(/^issuer reinit-sign-password: done \/ refused/)]);
+  });
+
   it('a card action to an absent card without a removal event fails with "the card answers"', async () => {
     const r = await run([scenario({ steps: [event({ type: 'cut-response', bytes: 1 }), card({ do: 'select', app: 'jpki' })] })]);
     expect(failures(r)).toEqual(['the card answers: SW 9000 / no answer (a response of 1 bytes has no status word)']);
@@ -165,6 +175,53 @@ describe('events and faults', () => {
     const c = await run([scenario({ steps: [{ kind: 'issuer', action: 'reset-counter', pin: 'auth' }] })], { target: t });
     expect(c.of('scenario-end')[0].message).toMatch(/cannot run issuer actions/);
   });
+});
+
+describe('final trace expectations on sim, each kind passing and failing', () => {
+  const wrongThenQuery = [card({ do: 'verify', pin: 'auth', value: '{pins.wrong.auth}' }, { sw: '63C2' }), card({ do: 'query', pin: 'auth' }, { sw: '63C2' })];
+  const cases: Array<[string, TraceExpect, TraceExpect, string]> = [
+    [
+      'contains',
+      { contains: { ins: '20', data: false, sw: '63C2' } },
+      { contains: { cla: '80', ins: '2A' } },
+      'trace contains: CLA 80 INS 2A / none of 6 exchanges matches',
+    ],
+    ['never', { never: { ins: '24' } }, { never: { ins: '20', sw: '63C2' } }, 'trace never: no INS 20 SW 63C2 / #3 00 20 00 80 <redacted> (VERIFY) → 63C2'],
+    [
+      'inOrder',
+      {
+        inOrder: [
+          { ins: '20', data: true },
+          { ins: '20', data: false },
+        ],
+      },
+      {
+        inOrder: [
+          { ins: '20', data: false },
+          { ins: '20', data: true },
+        ],
+      },
+      'trace in order: INS 20 without data, then INS 20 with data / matched 1 of 2; no INS 20 with data after #6 00 20 00 80 (VERIFY) → 63C2',
+    ],
+    ['count', { count: { ins: 'A4' }, min: 4, max: 4 }, { count: { ins: 'A4' }, max: 2 }, 'trace count: at most 2 × INS A4 / 4'],
+    [
+      'noneAfter',
+      // biome-ignore lint/suspicious/noThenProperty: the model's field is named `then`
+      { noneAfter: { after: { ins: '20', data: false }, then: { ins: '20', data: true } } },
+      // biome-ignore lint/suspicious/noThenProperty: the model's field is named `then`
+      { noneAfter: { after: { ins: '20', sw: '63C2' }, then: { ins: '20' } } },
+      'trace none after: no INS 20 after INS 20 SW 63C2 / #6 00 20 00 80 (VERIFY) → 63C2 after #3 00 20 00 80 <redacted> (VERIFY) → 63C2',
+    ],
+  ];
+  for (const [kind, pass, fail, failure] of cases) {
+    it(kind, async () => {
+      const ok = await run([scenario({ steps: wrongThenQuery, expect: { trace: [pass] } })]);
+      expect(failures(ok)).toEqual([]);
+      const bad = await run([scenario({ steps: wrongThenQuery, expect: { trace: [fail] } })]);
+      expect(failures(bad)).toEqual([failure]);
+      expect(bad.of('scenario-end')[0]).toMatchObject({ status: 'failed', where: expect.stringMatching(/:1:1$/) });
+    });
+  }
 });
 
 describe('card set-up', () => {
@@ -301,6 +358,17 @@ describe('clients', () => {
     expect(pin).toMatch(/^[A-Z0-9]{8}$/);
     expect(JSON.stringify(r.events)).not.toContain(pin);
     expect(r.of('output')[0].line).toBe('debug: pin=<pin:sign>');
+  });
+
+  it('stderr expectations', async () => {
+    const s = scenario({
+      steps: [{ kind: 'client', client: 'mod-client', answers: [], args: {}, expect: { stderr: { contains: ['warn'], notContains: ['fatal'] } } }],
+    });
+    expect(failures(await run([s], { runClient: async () => result({ stderr: 'warn: slow reader\n' }) }))).toEqual([]);
+    expect(failures(await run([s], { runClient: async () => result({ stderr: 'fatal: no card\n' }) }))).toEqual([
+      'stderr contains: warn / fatal: no card',
+      'stderr does not contain: not fatal / found in line 1: fatal: no card',
+    ]);
   });
 
   it('the PIN check runs on every client step, passing when nothing leaked', async () => {
