@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FaultyCard, PowerCutStore } from '../../harness/targets/faults.ts';
+import { hostedTarget } from '../../harness/targets/index.ts';
 import { CardAbsent, simTarget } from '../../harness/targets/sim.ts';
 import { PowerLoss } from '../../simulator/pin/pin.ts';
 import { MemoryStore } from '../../simulator/state/store.ts';
@@ -61,6 +62,16 @@ describe('sim target', () => {
     await c.issuer('set-pin', 'kenmen', '4444');
     expect(c.pinValues.kenmen).toBe('4444');
     await expect(c.issuer('set-pin', 'kenmen', '44')).rejects.toThrow(/does not match its format/);
+  });
+});
+
+describe('targets by name', () => {
+  it('sim and vpcd differ only in exec clients', () => {
+    const simCaps = [...hostedTarget('sim').capabilities];
+    const vpcd = hostedTarget('vpcd', { slot: 1 });
+    expect(vpcd.kind).toBe('vpcd');
+    expect([...vpcd.capabilities].filter((c) => !simCaps.includes(c))).toEqual(['exec-clients']);
+    expect(simCaps.filter((c) => !vpcd.capabilities.has(c))).toEqual([]);
   });
 });
 
