@@ -3,6 +3,11 @@
  * the client's output lines as they come, the step's APDUs, the counters after, one expectation event
  * per checked item, step-end. A step that fails stops the scenario (the rest are reported skipped, the
  * final expectations are not checked): what follows a failure would only report its consequences.
+ *
+ * Defaults, so that a scenario that says little still checks something: a client step expects exit 0
+ * and is always checked for a printed PIN; a card action expects 90 00 (a query 63 Cx, a flow its own
+ * checks). A card action that gets no answer fails, unless the scenario's last event was a removal or a
+ * power loss: then silence is what it asked for (an explicit `sw` still has to match).
  */
 import { dirname } from 'node:path';
 import { InputError } from '../../simulator/errors.ts';
