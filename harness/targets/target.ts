@@ -38,6 +38,11 @@ export interface PreparedCard {
   event(event: CardEvent): Promise<void>;
   issuer(action: 'reset-counter' | 'set-pin' | 'reinit-sign-password', pin?: PinKind, value?: string): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Called by the runner before each step: resolves once the card is where the scenario left it
+   * (vpcd: present in the reader again after a power loss, before a client looks for it). Optional.
+   */
+  settle?(): Promise<void>;
 }
 
 export interface Target {
