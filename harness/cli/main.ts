@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<{ default: AnyCommand }>> = {
   card: () => import('./commands/card.ts'),
   demo: () => import('./commands/demo.ts'),
   issuer: () => import('./commands/issuer.ts'),
+  run: () => import('./commands/run.ts'),
   serve: () => import('./commands/serve.ts'),
 };
 

@@ -80,10 +80,22 @@ export function pinValues(vars: Record<string, string>): string[] {
  * Whether a PIN value appears in the raw output: as text (also with ANSI codes between its
  * characters, hence the normalised copy), or as the hex of its bytes the way an unmasked APDU log
  * prints it (`31323334`, `31 32 33 34`, `31:32:33:34`, either case).
+ *
+ * As text it must stand as a word of its own (no letter or digit right before or after it): a 4-digit
+ * PIN occurs by chance in about one 512-digit hex signature in a hundred, and a verdict must not depend
+ * on luck. `PIN: 1234`, `"1234"` or `pin=1234` are found; `…a91234c…` inside a hex dump is not. The hex
+ * form is searched anywhere (eight or more hex digits: a chance match is below one in a million).
  */
 export function containsPin(raw: string, pins: string[]): boolean {
   const plain = normalise(raw);
-  return pins.some((pin) => raw.includes(pin) || plain.includes(pin) || hexOf(pin).test(raw));
+  return pins.some((pin) => {
+    const word = asWord(pin);
+    return word.test(raw) || word.test(plain) || hexOf(pin).test(raw);
+  });
+}
+
+function asWord(pin: string): RegExp {
+  return new RegExp(`(?<![A-Za-z0-9])${pin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9])`);
 }
 
 function hexOf(pin: string): RegExp {

@@ -6,6 +6,7 @@ import type { ClientManifest, Scenario } from '../scenario/model.ts';
 import type { Capability, Target } from '../targets/target.ts';
 
 const NEED: Record<Capability, string> = {
+  'choose-card': 'make the card the scenario asks for (card.variant or card.profile): it uses the card in the reader',
   'set-counter': 'set a PIN counter (card.pins)',
   behaviour: 'override behaviour options (card.behaviour)',
   events: 'remove, insert or reset the card',
@@ -18,6 +19,7 @@ const NEED: Record<Capability, string> = {
 /** Capabilities a scenario needs, each with the place that needs it. */
 function needs(s: Scenario, manifest: ClientManifest | undefined): Array<{ cap: Capability; where: string }> {
   const out: Array<{ cap: Capability; where: string }> = [];
+  if (s.card.variant !== undefined || s.card.profile !== undefined) out.push({ cap: 'choose-card', where: s.where });
   if (Object.values(s.card.pins ?? {}).some((p) => p?.triesLeft !== undefined)) out.push({ cap: 'set-counter', where: s.where });
   if (s.card.behaviour && Object.keys(s.card.behaviour).length) out.push({ cap: 'behaviour', where: s.where });
   for (const step of s.steps) {

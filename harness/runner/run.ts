@@ -55,6 +55,7 @@ function selected(scenarios: Scenario[], grep: RunOptions['grep']): Scenario[] {
 /** 2 bad input, 3 environment, 1 a scenario failed or errored, else 0 (events.ts). */
 export function exitCodeOf(outcomes: ScenarioOutcome[]): number {
   if (outcomes.some((o) => o.errorKind === 'input')) return 2;
+  if (outcomes.some((o) => o.errorKind === 'guard')) return 4;
   if (outcomes.some((o) => o.errorKind === 'environment')) return 3;
   if (outcomes.some((o) => o.status === 'failed' || o.status === 'error')) return 1;
   return 0;
@@ -75,12 +76,15 @@ export async function runScenarios(scenarios: Scenario[], options: RunOptions): 
   const outcomes: ScenarioOutcome[] = [];
   const counts = emptyCounts();
   for (const s of chosen) {
-    const stop = options.bail && outcomes.some((o) => o.status === 'failed' || o.status === 'error');
+    // The guard stops the whole run: a physical card near its lock is not handed to the next scenario.
+    const guardStop = outcomes.some((o) => o.errorKind === 'guard');
+    const stop = guardStop || (options.bail && outcomes.some((o) => o.status === 'failed' || o.status === 'error'));
     let outcome: ScenarioOutcome;
     const started = now();
     emitScenarioStart(s, options);
     if (broken) outcome = { status: 'error', message: `target ${options.target.kind} cannot run: ${broken}`, errorKind: 'environment' };
-    else if (stop) outcome = { status: 'skipped', message: 'not run: --bail after a scenario that did not pass' };
+    else if (stop)
+      outcome = { status: 'skipped', message: guardStop ? 'not run: the guard stopped the run' : 'not run: --bail after a scenario that did not pass' };
     else outcome = await runOne(s, options, now);
     outcomes.push(outcome);
     counts[outcome.status]++;
@@ -121,7 +125,7 @@ async function runOne(s: Scenario, options: RunOptions, now: () => number): Prom
   let card: PreparedCard | undefined;
   let workDir: string | undefined;
   try {
-    card = await options.target.prepare(s.card, dirname(s.file));
+    card = await options.target.prepare(s.card, dirname(s.file), { destructive: s.destructive });
     mask.add(card.pinValues);
     workDir = mkdtempSync(join(tmpdir(), 'myna-hil-run-'));
     const challengeFile = join(workDir, 'challenge.bin');

@@ -22,7 +22,8 @@ import type { RunOptions } from './run.ts';
 import { expandTemplate, type PinMask, pinVars } from './templates.ts';
 
 /** Why a scenario ended in `error`: decides the exit code (2 input, 3 environment). */
-export type ErrorKind = 'input' | 'environment';
+/** input: exit 2; environment: exit 3; guard: exit 4 (a physical card kept from its lock, or not allowed). */
+export type ErrorKind = 'input' | 'environment' | 'guard';
 
 export interface ScenarioOutcome {
   status: ScenarioStatus;
@@ -38,10 +39,12 @@ export const scenarioKey = (s: Scenario): string => `${s.file}#${s.index}`;
  * at `where` (`file:line:col: `) unless its message already says where it comes from.
  */
 export function errorOutcome(err: unknown, mask: (t: string) => string, where?: string): ScenarioOutcome {
-  const input = err instanceof InputError;
+  // Errors that know their exit code say so (InputError 2, the guard's 4); anything else is the environment's.
+  const code = (err as { exitCode?: unknown } | undefined)?.exitCode;
+  const errorKind: ErrorKind = err instanceof InputError || code === 2 ? 'input' : code === 4 ? 'guard' : 'environment';
   const text = (err as Error)?.message ?? String(err);
   const message = where && !text.startsWith(where) ? `${where}: ${text}` : text;
-  return { status: 'error', message: mask(message), where, errorKind: input ? 'input' : 'environment' };
+  return { status: 'error', message: mask(message), where, errorKind };
 }
 
 export interface StepVerdict {
@@ -162,13 +165,16 @@ export class StepRunner {
     let verdict: StepVerdict;
     try {
       await card.settle?.();
-      this.emit({ type: 'card-state', scenario: this.key, step: i, pins: await card.counters() });
+      const before = await card.counters();
+      this.emit({ type: 'card-state', scenario: this.key, step: i, pins: before });
       const started = now(); // the step's own time, without waiting for the card to settle
       const done = await this.execute(i, step);
       const durationMs = done.durationMs ?? now() - started;
       this.traceMark = this.ctx.emitApdus(this.traceMark, i);
       const after = await card.counters();
       this.emit({ type: 'card-state', scenario: this.key, step: i, pins: after });
+      const drop = card.checkDrop?.(before, after, step.expect?.card);
+      if (drop) throw drop;
       const checks = [...done.checks, ...this.commonChecks(step, after, durationMs)];
       const failed = this.emitChecks(checks, i, step.where);
       verdict = failed.length

@@ -85,7 +85,13 @@ export function loadScenarios(path: string): Scenario[] {
   return [toScenario(src, fields, 0, [])];
 }
 
-/** Scenario files among paths: files as given, directories searched for *.yaml / *.yml; sorted, unique. */
+/** A client manifest kept beside the scenarios of a suite (`clients.yaml`, `clients-<variant>.yaml`): not a scenario file. */
+export const isManifestName = (name: string): boolean => /^clients(?:[-.][\w.-]+)?\.ya?ml$/.test(name);
+
+/**
+ * Scenario files among paths: files as given, directories searched for *.yaml / *.yml (client manifests,
+ * `clients*.yaml`, left out); sorted, unique.
+ */
 export function findScenarioFiles(paths: readonly string[]): string[] {
   const found = new Set<string>();
   for (const p of paths) {
@@ -106,7 +112,7 @@ function walk(dir: string): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) out.push(...walk(p));
-    else if (e.isFile() && SCENARIO_EXTENSIONS.has(extname(e.name))) out.push(p);
+    else if (e.isFile() && SCENARIO_EXTENSIONS.has(extname(e.name)) && !isManifestName(e.name)) out.push(p);
   }
   return out;
 }

@@ -137,6 +137,7 @@ export class PcscTarget implements Target {
       pinValues: { ...this.pins },
       trace,
       counters: () => guard.counters(),
+      checkDrop: (before, after, expected) => guard.checkDrop(before, after, expected),
       event: () => Promise.reject(new Error('card events are not possible on a physical card (capability "events")')),
       issuer: () => Promise.reject(new Error('issuer actions are not possible on a physical card (capability "issuer")')),
       close: async () => {},

@@ -16,7 +16,15 @@ export class CardAbsent extends Error {
   }
 }
 
-export const SIM_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(['set-counter', 'behaviour', 'events', 'faults', 'issuer', 'module-clients']);
+export const SIM_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
+  'choose-card',
+  'set-counter',
+  'behaviour',
+  'events',
+  'faults',
+  'issuer',
+  'module-clients',
+]);
 
 export interface SimTargetOptions {
   /** Profiles per variant; default: generated once per variant for this target. */

@@ -5,10 +5,11 @@
  * target cannot do makes a scenario "not applicable on this target", with the reason, never a pass.
  */
 import type { ApduChannel } from '../../simulator/card/channel.ts';
-import type { CardEvent, CardSetup, PinKind } from '../scenario/model.ts';
+import type { CardEvent, CardExpect, CardSetup, PinKind } from '../scenario/model.ts';
 import type { PinCounters } from '../runner/events.ts';
 
 export type Capability =
+  | 'choose-card' // make the card the scenario asks for (card.variant, card.profile)
   | 'set-counter' // start a PIN at a given tries-left
   | 'behaviour' // override profile behaviour options
   | 'events' // remove / insert / reset
@@ -43,6 +44,12 @@ export interface PreparedCard {
    * (vpcd: present in the reader again after a power loss, before a client looks for it). Optional.
    */
   settle?(): Promise<void>;
+  /**
+   * A counter that dropped in a way the step's `expect.card` did not name, as an error that stops the
+   * run (exit code 4), or undefined. The runner asks after every step (pcsc: a physical card must never
+   * lose tries behind the lab's back). Optional.
+   */
+  checkDrop?(before: PinCounters, after: PinCounters, expected?: CardExpect): Error | undefined;
 }
 
 export interface Target {

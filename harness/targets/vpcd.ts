@@ -15,6 +15,7 @@ import { cachedGenerator, HostedCard, type ProfileSource, scenarioProfile } from
 import type { Capability, PreparedCard, Target } from './target.ts';
 
 export const VPCD_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
+  'choose-card',
   'set-counter',
   'behaviour',
   'events',
