@@ -18,7 +18,7 @@ const SELECT_AUTH_PIN = '00A4020C020018';
 describe('sim target', () => {
   it('has every capability but exec clients, and no environment to check', async () => {
     const t = sim();
-    expect([...t.capabilities].sort()).toEqual(['behaviour', 'events', 'faults', 'issuer', 'module-clients', 'set-counter']);
+    expect([...t.capabilities].sort()).toEqual(['behaviour', 'choose-card', 'events', 'faults', 'issuer', 'module-clients', 'set-counter']);
     expect(await t.check()).toBeUndefined();
   });
 
