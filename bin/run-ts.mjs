@@ -10,4 +10,4 @@ if (!file) {
 }
 process.setSourceMapsEnabled(true);
 process.argv = [process.argv[0], resolve(file), ...rest];
-await run(file);
+await run(resolve(file)); // relative to the working directory, wherever it is
