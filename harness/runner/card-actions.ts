@@ -60,6 +60,8 @@ class Sender {
     try {
       raw = await this.channel.transmit(command);
     } catch (err) {
+      // A refusal that knows its exit code (the physical-card guard: 4) is not a card that did not answer.
+      if (typeof (err as { exitCode?: unknown } | undefined)?.exitCode === 'number') throw err;
       throw new Stop({ noAnswer: (err as Error).message, checks: [] });
     }
     if (raw.length < 2) throw new Stop({ noAnswer: `a response of ${raw.length} bytes has no status word`, checks: [] });

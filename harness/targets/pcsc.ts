@@ -31,7 +31,7 @@ import { openPcsc, type PcscCard, type PcscContext } from '../pcsc/index.ts';
 import { pcscChannel } from '../pcsc/channel.ts';
 import type { PinCounters } from '../runner/events.ts';
 import type { CardExpect, CardSetup, PinKind } from '../scenario/model.ts';
-import { GUARD_EXIT_CODE, GuardedChannel, type GuardEvent, type UnexpectedDrop } from './guard.ts';
+import { GUARD_EXIT_CODE, GuardedChannel, type GuardEvent, GuardRefused, type UnexpectedDrop } from './guard.ts';
 import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
 
 /** The environment cannot run the target (no pcscd, no such reader, no card): exit code 3. */
@@ -131,13 +131,20 @@ export class PcscTarget implements Target {
     guard.setScenario(scenario);
     await this.checkAllowed(guard);
     const trace: TraceEntry[] = [];
+    // A refusal stops the run even when a client caught it (a module client that turns it into its
+    // own exit code): the runner asks checkDrop after every step.
+    let refused: Error | undefined;
+    const remember = (err: unknown): never => {
+      if (err instanceof GuardRefused) refused ??= err;
+      throw err;
+    };
     return {
-      channel: tracing(guard, trace),
+      channel: tracing({ transmit: (command) => guard.transmit(command).catch(remember) }, trace),
       reader: this.clientReader(),
       pinValues: { ...this.pins },
       trace,
       counters: () => guard.counters(),
-      checkDrop: (before, after, expected) => guard.checkDrop(before, after, expected),
+      checkDrop: (before, after, expected) => refused ?? guard.checkDrop(before, after, expected),
       event: () => Promise.reject(new Error('card events are not possible on a physical card (capability "events")')),
       issuer: () => Promise.reject(new Error('issuer actions are not possible on a physical card (capability "issuer")')),
       close: async () => {},

@@ -45,9 +45,10 @@ export interface PreparedCard {
    */
   settle?(): Promise<void>;
   /**
-   * A counter that dropped in a way the step's `expect.card` did not name, as an error that stops the
-   * run (exit code 4), or undefined. The runner asks after every step (pcsc: a physical card must never
-   * lose tries behind the lab's back). Optional.
+   * A reason to stop the run after a step, as an error with exit code 4, or undefined: a counter that
+   * dropped in a way the step's `expect.card` did not name, or a refusal of the guard that a client
+   * caught. The runner asks after every step (pcsc: a physical card must never lose tries behind the
+   * lab's back). Optional.
    */
   checkDrop?(before: PinCounters, after: PinCounters, expected?: CardExpect): Error | undefined;
 }
