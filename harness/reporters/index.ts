@@ -4,12 +4,14 @@
  */
 import { InputError } from '../../simulator/errors.ts';
 import { consoleReporter } from './console.ts';
+import { htmlReporter } from './html.ts';
 import { jsonReporter } from './json.ts';
 import { junitReporter } from './junit.ts';
 import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.ts';
 
 export const REPORTERS: Readonly<Record<string, ReporterFactory>> = {
   console: consoleReporter,
+  html: htmlReporter,
   json: jsonReporter,
   junit: junitReporter,
 };

@@ -82,11 +82,11 @@ describe('console reporter on a terminal', () => {
 });
 
 describe('REPORTERS', () => {
-  it('names console, json and junit; an unknown name is an input error naming --reporter and the choices', () => {
-    expect(Object.keys(REPORTERS)).toEqual(['console', 'json', 'junit']);
+  it('names console, html, json and junit; an unknown name is an input error naming --reporter and the choices', () => {
+    expect(Object.keys(REPORTERS)).toEqual(['console', 'html', 'json', 'junit']);
     const options = { outDir: 'reports', out: process.stdout, tty: false };
     expect(createReporters(['junit', 'console'], options).map((r) => r.name)).toEqual(['junit', 'console']);
-    expect(inputErrorOf(() => createReporters(['xml'], options)).message).toBe('--reporter: unknown reporter "xml"; use one of: console, json, junit');
+    expect(inputErrorOf(() => createReporters(['xml'], options)).message).toBe('--reporter: unknown reporter "xml"; use one of: console, html, json, junit');
     expect(inputErrorOf(() => createReporters(['toString'], options)).message).toContain('unknown reporter "toString"');
   });
 });
