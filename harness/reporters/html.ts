@@ -16,23 +16,13 @@
  * sequences and control characters removed) and escaped. APDU commands are already redacted and
  * client output masked in the events; this reporter adds nothing a PIN could hide in.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../../simulator/fs/atomic.ts';
 import type { PinCounters, RunEvent, ScenarioStatus, StepStatus } from '../runner/events.ts';
 import { PIN_KINDS, type PinKind } from '../scenario/model.ts';
 import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.ts';
 import { apdusOf, byFile, durationOf, type ExpectationEvent, messageOf, RunRecord, type ScenarioEvent, type ScenarioRecord, statusOf } from './collect.ts';
-import { escapeAttr, escapeText } from './junit.ts';
-import { cleanLine, formatDuration, summaryText } from './text.ts';
+import { cleanLine, escapeAttr, escapeText, formatDuration, summaryText, writeReport } from './text.ts';
 
 export const HTML_FILE = 'report.html';
-/**
- * The report holds no secret (PINs are masked in the events), and a lab shares it: readable by all.
- * writeFileAtomic creates its files 0600 (it also writes secrets), so the reporter chmods after the
- * rename; chmod ignores the umask, so the mode is exactly this.
- */
-export const HTML_MODE = 0o644;
 
 const STATUSES: readonly ScenarioStatus[] = ['passed', 'failed', 'error', 'not-applicable', 'skipped'];
 const LABEL: Record<ScenarioStatus, string> = {
@@ -56,11 +46,7 @@ class HtmlReporter implements Reporter {
   }
 
   async finish(): Promise<string[]> {
-    const path = join(this.options.outDir, HTML_FILE);
-    mkdirSync(this.options.outDir, { recursive: true });
-    writeFileAtomic(path, htmlReport(this.run));
-    chmodSync(path, HTML_MODE);
-    return [path];
+    return [writeReport(this.options.outDir, HTML_FILE, htmlReport(this.run))];
   }
 }
 

@@ -4,11 +4,9 @@
  * `{format, version, harnessVersion, target, time}`, then one event a line, exactly as emitted.
  * Written atomically at the end: a reader never sees half a run.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../../simulator/fs/atomic.ts';
 import { EVENTS_FORMAT, EVENTS_VERSION, type RunEvent } from '../runner/events.ts';
 import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.ts';
+import { writeReport } from './text.ts';
 
 export const JSONL_FILE = 'run.jsonl';
 
@@ -42,9 +40,6 @@ class JsonReporter implements Reporter {
       target: start.target,
       time: start.time,
     };
-    const path = join(this.options.outDir, JSONL_FILE);
-    mkdirSync(this.options.outDir, { recursive: true });
-    writeFileAtomic(path, [header, ...this.events].map((line) => `${JSON.stringify(line)}\n`).join(''));
-    return [path];
+    return [writeReport(this.options.outDir, JSONL_FILE, [header, ...this.events].map((line) => `${JSON.stringify(line)}\n`).join(''))];
   }
 }

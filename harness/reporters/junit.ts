@@ -13,13 +13,10 @@
  *
  * Every text is cleaned (escape sequences, XML-invalid and control characters removed) and escaped.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../../simulator/fs/atomic.ts';
 import type { PinCounters, RunEvent } from '../runner/events.ts';
 import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.ts';
 import { byFile, durationOf, failedExpectations, messageOf, RunRecord, type ScenarioEvent, type ScenarioRecord, statusOf } from './collect.ts';
-import { apduText, cleanText, expectationKind, expectationText, formatDuration } from './text.ts';
+import { apduText, escapeAttr, escapeText, expectationKind, expectationText, formatDuration, writeReport } from './text.ts';
 
 export const JUNIT_FILE = 'junit.xml';
 
@@ -36,10 +33,7 @@ class JunitReporter implements Reporter {
   }
 
   async finish(): Promise<string[]> {
-    const path = join(this.options.outDir, JUNIT_FILE);
-    mkdirSync(this.options.outDir, { recursive: true });
-    writeFileAtomic(path, junitXml(this.run));
-    return [path];
+    return [writeReport(this.options.outDir, JUNIT_FILE, junitXml(this.run))];
   }
 }
 
@@ -163,17 +157,4 @@ export function seconds(ms: number): string {
 function element(name: string, attrs: Record<string, string | number>): string {
   const list = Object.entries(attrs).map(([k, v]) => ` ${k}="${escapeAttr(String(v))}"`);
   return `<${name}${list.join('')}`;
-}
-
-const TEXT_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
-/** Attributes also escape quotes, and tab and line feed as references (a parser turns raw ones into spaces). */
-const ATTR_ESCAPES: Record<string, string> = { ...TEXT_ESCAPES, '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;' };
-
-/** Cleaned element text; `>` escaped too, so `]]>` cannot appear. */
-export function escapeText(text: string): string {
-  return cleanText(text).replace(/[&<>]/g, (c) => TEXT_ESCAPES[c]!);
-}
-
-export function escapeAttr(text: string): string {
-  return cleanText(text).replace(/[&<>"'\t\n]/g, (c) => ATTR_ESCAPES[c]!);
 }

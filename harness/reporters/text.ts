@@ -5,6 +5,9 @@
  */
 import type { ScenarioStatus } from '../runner/events.ts';
 import type { ApduEvent, ExpectationEvent } from './collect.ts';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../simulator/fs/atomic.ts';
 
 /**
  * Terminal escape sequences: CSI (`ESC [ … final`, and the 8-bit CSI 0x9B), OSC (`ESC ] … BEL|ST`),
@@ -65,4 +68,32 @@ export function expectationKind(what: string): string {
 export function summaryText(counts: Record<ScenarioStatus, number>): string {
   const line = `${counts.passed} passed, ${counts.failed} failed, ${counts['not-applicable']} not applicable, ${counts.error} errors`;
   return counts.skipped > 0 ? `${line}, ${counts.skipped} skipped` : line;
+}
+
+// ---- XML and HTML escapes, and report files ----------------------------------------------------------
+
+const TEXT_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+/** Attributes also escape quotes, and tab and line feed as references (a parser turns raw ones into spaces). */
+const ATTR_ESCAPES: Record<string, string> = { ...TEXT_ESCAPES, '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;' };
+
+/** Cleaned element text; `>` escaped too, so `]]>` cannot appear. */
+export function escapeText(text: string): string {
+  return cleanText(text).replace(/[&<>]/g, (c) => TEXT_ESCAPES[c]!);
+}
+
+export function escapeAttr(text: string): string {
+  return cleanText(text).replace(/[&<>"'\t\n]/g, (c) => ATTR_ESCAPES[c]!);
+}
+
+/**
+ * Reports hold no secret (PINs are masked in the events) and a lab or CI shares them: readable by all,
+ * 0644 exactly. Written atomically (a reader never sees half a report) into `outDir`, created if missing.
+ */
+export const REPORT_MODE = 0o644;
+
+export function writeReport(outDir: string, name: string, contents: string): string {
+  const path = join(outDir, name);
+  mkdirSync(outDir, { recursive: true });
+  writeFileAtomic(path, contents, { mode: REPORT_MODE });
+  return path;
 }

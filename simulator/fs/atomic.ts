@@ -8,7 +8,7 @@
  * rename leaves it behind; removeTempFiles() cleans up after it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fsyncSync, linkSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 const TEMP_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW;
@@ -22,6 +22,8 @@ export interface AtomicWriteOptions {
    * the new file is linked into place, which fails atomically when the name is taken.
    */
   exclusive?: boolean;
+  /** Mode of the file, exactly (the umask does not apply). Default 0600: most files written here hold secrets. */
+  mode?: number;
 }
 
 export function writeFileAtomic(path: string, contents: string | Uint8Array, options: AtomicWriteOptions = {}): void {
@@ -31,7 +33,9 @@ export function writeFileAtomic(path: string, contents: string | Uint8Array, opt
   let fd = -1;
   let placed = false;
   try {
-    fd = openSync(tmp, TEMP_FLAGS, 0o600);
+    const mode = options.mode ?? 0o600;
+    fd = openSync(tmp, TEMP_FLAGS, mode);
+    if (mode !== 0o600) fchmodSync(fd, mode); // past the umask, and only once the file is ours (O_EXCL)
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     fsyncSync(fd);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunRecord, UNFINISHED_MESSAGE } from '../../harness/reporters/collect.ts';
-import { HTML_MODE, htmlReport, htmlReporter } from '../../harness/reporters/html.ts';
+import { htmlReport, htmlReporter } from '../../harness/reporters/html.ts';
+import { REPORT_MODE } from '../../harness/reporters/text.ts';
 import { createReporters } from '../../harness/reporters/index.ts';
 import { cleanLine, cleanText } from '../../harness/reporters/text.ts';
 import type { RunEvent } from '../../harness/runner/events.ts';
@@ -75,8 +76,8 @@ describe('html reporter', () => {
     expect(files).toEqual([path]);
     expect(text).toBe(''); // no console output
     expect(readdirSync(outDir)).toEqual(['report.html']); // no temporary file left
-    expect(statSync(path).mode & 0o777).toBe(HTML_MODE);
-    expect(HTML_MODE).toBe(0o644);
+    expect(statSync(path).mode & 0o777).toBe(REPORT_MODE);
+    expect(REPORT_MODE).toBe(0o644);
     expect(readFileSync(path, 'utf8')).toBe(REPORT);
   });
 
