@@ -10,34 +10,23 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes, verify, X509Certificate } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { openPcsc, vpcdReaderName, type PcscContext } from '../../harness/pcsc/index.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { FileStore } from '../../simulator/state/store.ts';
 import type { VpcdExchange } from '../../simulator/transport/vpcd/messages.ts';
 import { testProfile } from '../support/card.ts';
-import { acquirePcscLock, describePcsc, IN_CI } from '../support/pcsc-env.ts';
+import { describeOpensc, OPENSC_MODULE, openscMissing } from '../support/opensc.ts';
+import { acquirePcscLock } from '../support/pcsc-env.ts';
 import { hex, redactArgs, serveRealCard, type ServedCard } from '../support/real-card.ts';
 
 const R0 = vpcdReaderName(0);
-const MODULE = '/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so';
 const TOOLS = ['/usr/bin/opensc-tool', '/usr/bin/pkcs15-tool', '/usr/bin/pkcs11-tool', '/usr/bin/openssl'];
 const AUTH_TOKEN = 'JPKI (User Authentication PIN)';
 const SIGN_TOKEN = 'JPKI (Digital Signature PIN)';
-
-function openscMissing(): string | undefined {
-  for (const f of [...TOOLS, MODULE]) {
-    try {
-      accessSync(f, f === MODULE ? constants.R_OK : constants.X_OK);
-    } catch {
-      return `${f} is missing; run \`bash scripts/pcsc-stack.sh install\` (installs opensc)`;
-    }
-  }
-  return undefined;
-}
 
 interface Run {
   code: number | null;
@@ -112,11 +101,7 @@ function parseSlots(out: string): Slot[] {
   return slots;
 }
 
-/** Outside CI a machine without OpenSC skips (with the reason); under CI=true it fails in beforeAll. */
-const missing = openscMissing();
-const describeOpensc = missing && !IN_CI ? (name: string, fn: () => void) => describe.skip(`${name} [skipped: ${missing}]`, fn) : describePcsc;
-
-describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () => {
+describeOpensc(TOOLS, 'OpenSC 0.23 (Debian) against the real card through pcscd', () => {
   let release: () => void = () => {};
   let ctx: PcscContext | undefined;
   let profile: Profile;
@@ -140,7 +125,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     return r;
   }
   async function slots(): Promise<Slot[]> {
-    return parseSlots((await ok('pkcs11-tool', ['--module', MODULE, '--list-slots'])).stdout);
+    return parseSlots((await ok('pkcs11-tool', ['--module', OPENSC_MODULE, '--list-slots'])).stdout);
   }
   /** The slot ID of a JPKI token in reader 0, found from `pkcs11-tool -L` (never hard-coded). */
   async function slotOf(token: string): Promise<string> {
@@ -157,7 +142,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
   }
 
   beforeAll(async () => {
-    const why = openscMissing();
+    const why = openscMissing(TOOLS);
     if (why) throw new Error(`OpenSC is needed: ${why}`);
     release = await acquirePcscLock();
     profile = await testProfile('adult');
@@ -246,7 +231,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     writeFileSync(data, randomBytes(1000));
     await ok('pkcs11-tool', [
       '--module',
-      MODULE,
+      OPENSC_MODULE,
       '--slot',
       slot,
       '--login',
@@ -279,7 +264,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     writeFileSync(data, randomBytes(333));
     await ok('pkcs11-tool', [
       '--module',
-      MODULE,
+      OPENSC_MODULE,
       '--slot',
       slot,
       '--login',
@@ -305,7 +290,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
   it('pkcs11-tool --test --login passes (GET CHALLENGE, signatures, the VERIFY query after a login)', async () => {
     const slot = await slotOf(AUTH_TOKEN);
     seen.length = 0;
-    const r = await ok('pkcs11-tool', ['--module', MODULE, '--slot', slot, '--test', '--login', '--pin', pin('auth')]);
+    const r = await ok('pkcs11-tool', ['--module', OPENSC_MODULE, '--slot', slot, '--test', '--login', '--pin', pin('auth')]);
     // The card saw GET CHALLENGE and answered it, and the VERIFY query after the successful login
     // answered 63 C3 (docs/card.md §10.5: a card answering 90 00 there makes OpenSC abort).
     expect(seen.filter((x) => x.header === '00840000').map((x) => x.sw)).toContain('9000');
@@ -326,7 +311,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
 
   it('a wrong PIN through pkcs11-tool --login is a spent try in the card and its state file; three lock the PIN and the right one is refused', async () => {
     const slot = await slotOf(AUTH_TOKEN);
-    const badLogin = () => run('pkcs11-tool', ['--module', MODULE, '--slot', slot, '--login', '--pin', '0000', '--list-objects']);
+    const badLogin = () => run('pkcs11-tool', ['--module', OPENSC_MODULE, '--slot', slot, '--login', '--pin', '0000', '--list-objects']);
     expect(pin('auth') === '0000', "the test card's auth PIN must not be the wrong PIN used here").toBe(false);
     const listPins = async () => parsePins((await ok('pkcs15-tool', ['--reader', '0', '--list-pins'])).stdout);
 
@@ -353,7 +338,7 @@ describeOpensc('OpenSC 0.23 (Debian) against the real card through pcscd', () =>
     seen.length = 0;
     r = await run('pkcs11-tool', [
       '--module',
-      MODULE,
+      OPENSC_MODULE,
       '--slot',
       slot,
       '--login',
