@@ -76,7 +76,12 @@ const cmd: CommandModule<object, Args> = {
         describe: 'sim: the card in this process; vpcd: the card served into pcscd for PC/SC clients',
       })
       .option('clients', { type: 'string', describe: 'Client manifest (default: clients.yaml beside the first path)' })
-      .option('reporter', { type: 'string', array: true, default: ['console', 'json', 'junit'], describe: `Reporters: ${Object.keys(REPORTERS).join(', ')}` })
+      .option('reporter', {
+        type: 'string',
+        array: true,
+        default: ['console', 'json', 'junit', 'html'],
+        describe: `Reporters: ${Object.keys(REPORTERS).join(', ')}`,
+      })
       .option('out', { type: 'string', default: 'reports', describe: 'Directory for report files' })
       .option('grep', { type: 'string', describe: 'Run only scenarios whose name, id or file contains this text' })
       .option('bail', { type: 'boolean', default: false, describe: 'Stop after the first scenario that does not pass' })
@@ -104,7 +109,11 @@ const cmd: CommandModule<object, Args> = {
     const scenarios: Scenario[] = files.flatMap((f) => loadScenarios(f));
     const mPath = manifestPath(args);
     const manifest: ClientManifest | undefined = mPath ? loadManifest(mPath) : undefined;
-    const reporters = createReporters(args.reporter, { outDir: resolve(args.out), out: process.stdout, tty: !!process.stdout.isTTY });
+    const reporters = createReporters(args.reporter.flatMap((r) => r.split(',')).filter(Boolean), {
+      outDir: resolve(args.out),
+      out: process.stdout,
+      tty: !!process.stdout.isTTY,
+    });
     const target = await makeTarget(args);
     const emit = (e: RunEvent) => {
       for (const r of reporters) r.onEvent(e);
