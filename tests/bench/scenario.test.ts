@@ -11,6 +11,7 @@ import { benchSuite, runOnce, vpcdRows } from '../../bench/scenario.ts';
 import {
   LIMIT_MS,
   limitFor,
+  ownTimeLine,
   presenceChanges,
   SCENARIO_CMD,
   type ScenarioTiming,
@@ -39,6 +40,7 @@ const timing = (name: string, harnessMs: number, over: Partial<ScenarioTiming> =
   status: 'passed',
   totalMs: harnessMs,
   clientMs: 0,
+  driverMs: 0,
   harnessMs,
   prepareMs: 1,
   finishMs: 0.5,
@@ -62,8 +64,8 @@ describe('scenario timings from the run events', () => {
   it('subtracts only the scenario’s own clients, and splits prepare and finish at the steps', () => {
     const t = scenarioTimings(events, [{ scenario: 's#1', ms: 30 }]);
     expect(t).toEqual([
-      { name: 'card only', status: 'passed', totalMs: 15, clientMs: 0, harnessMs: 15, prepareMs: 8, finishMs: 1 },
-      { name: 'with a client', status: 'passed', totalMs: 42.5, clientMs: 30, harnessMs: 12.5, prepareMs: 7, finishMs: 2.5 },
+      { name: 'card only', status: 'passed', totalMs: 15, clientMs: 0, driverMs: 0, harnessMs: 15, prepareMs: 8, finishMs: 1 },
+      { name: 'with a client', status: 'passed', totalMs: 42.5, clientMs: 30, driverMs: 0, harnessMs: 12.5, prepareMs: 7, finishMs: 2.5 },
     ]);
   });
 
@@ -75,9 +77,19 @@ describe('scenario timings from the run events', () => {
     expect(t[1].harnessMs).toBe(20.5);
   });
 
+  it('a client that reports its own time has only that subtracted; the driver’s rest is harness time', () => {
+    const line = (l: string): RunEvent => ({ type: 'output', scenario: 's#1', step: 0, stream: 'stdout', line: l });
+    const withOwn = [...events.slice(0, 8), at(1059, line('select 9000')), at(1059, line(ownTimeLine(0.25))), ...events.slice(8)];
+    const [, t] = scenarioTimings(withOwn, [{ scenario: 's#1', ms: 30 }]);
+    expect(t).toMatchObject({ totalMs: 42.5, clientMs: 0.25, driverMs: 29.75, harnessMs: 42.25 });
+    // only the exact line counts: another line with a number in it is the client's output, not its time
+    const [, u] = scenarioTimings([...events.slice(0, 8), at(1059, line(`x ${ownTimeLine(0.25)}`)), ...events.slice(8)], [{ scenario: 's#1', ms: 30 }]);
+    expect(u).toMatchObject({ clientMs: 30, driverMs: 0 });
+  });
+
   it('a scenario without steps (not applicable, skipped) has all its time in prepare and none in finish', () => {
     const t = scenarioTimings([at(5, start('s#2', 'n/a')), at(6, end('s#2', 1, 'failed', 'why'))], []);
-    expect(t).toEqual([{ name: 'n/a', status: 'failed', message: 'why', totalMs: 1, clientMs: 0, harnessMs: 1, prepareMs: 1, finishMs: 0 }]);
+    expect(t).toEqual([{ name: 'n/a', status: 'failed', message: 'why', totalMs: 1, clientMs: 0, driverMs: 0, harnessMs: 1, prepareMs: 1, finishMs: 0 }]);
   });
 });
 
@@ -109,9 +121,14 @@ describe('scenario rows', () => {
 
   it('a scenario with a client shows the client’s own time and the wall time as well', () => {
     const rows = targetRows('vpcd', [timing('trivial', 800, { clientMs: 30, totalMs: 830 })]);
+    const reported = targetRows('vpcd', [timing('trivial', 800, { clientMs: 0.5, driverMs: 12, totalMs: 812 })]);
+    expect(reported[1].what).toBe(
+      '… same, the client’s own time (as it measured itself; subtracted above) / the driver’s time around it (counted as harness) / the scenario’s wall time',
+    );
+    expect(reported[1].value).toBe('median 0.50 ms, p90 0.50 ms (N=1) / median 12.0 ms, p90 12.0 ms (N=1) / median 812 ms, p90 812 ms (N=1)');
     expect(rows.map((r) => r.what)).toEqual([
       'vpcd: “trivial”, harness time (scenario wall time − the client’s own time)',
-      '… same, the client’s own time (subtracted above) / the scenario’s wall time',
+      '… same, the client’s own time (the driver’s duration; subtracted above) / the scenario’s wall time',
       '… same, of the harness time: card prepared (scenario start → first step) / final checks + card closed (last step → scenario end)',
     ]);
     expect(rows[1].value).toBe('median 30.0 ms, p90 30.0 ms (N=1) / median 830 ms, p90 830 ms (N=1)');
@@ -149,12 +166,12 @@ describe('the bench suite', () => {
     ]);
   });
 
-  it('runs on sim: every scenario passes, only the client scenario has client time', async () => {
+  it('runs on sim: every scenario passes, only the client scenario has client time, as the client measured it', async () => {
     const t = await runOnce('sim', suite);
-    expect(t.map((x) => [x.status, x.clientMs > 0])).toEqual([
-      ['passed', false],
-      ['passed', true],
-      ['passed', false],
+    expect(t.map((x) => [x.status, x.clientMs > 0, x.driverMs > 0])).toEqual([
+      ['passed', false, false],
+      ['passed', true, true],
+      ['passed', false, false],
     ]);
     for (const x of t) {
       expect(x.harnessMs).toBeCloseTo(x.totalMs - x.clientMs, 6);
