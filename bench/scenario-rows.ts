@@ -172,3 +172,8 @@ export function targetRows(kind: HostedKind, timings: readonly ScenarioTiming[],
   }
   return rows;
 }
+
+/** A target whose runs could not be measured (its check failed, a deadline passed): a missed target, with why. */
+export function failedRow(kind: HostedKind, message: string): Row {
+  return { what: `${kind}: the bench suite’s scenarios`, value: `**not measured**: ${message}`, target: 'runs', pass: false, command: SCENARIO_CMD };
+}

@@ -21,6 +21,7 @@ import { hostedTarget } from '../harness/targets/index.ts';
 import { loadavg, repoRoot } from './machine.ts';
 import {
   type ClientTime,
+  failedRow,
   type HostedKind,
   presenceChanges,
   SCENARIO_CMD,
@@ -80,11 +81,16 @@ export async function vpcdRows(suite: Suite, log: (s: string) => void, env: Pcsc
     return [skippedRow('vpcd: the bench suite’s scenarios', env.reason ?? 'pcscd is not available', 'needs pcscd: `bash scripts/pcsc-stack.sh start`', SCENARIO_CMD)];
   }
   log('scenario: vpcd: waiting for the machine-wide PC/SC lock');
-  const release = await acquirePcscLock(600_000);
+  let release: (() => void) | undefined;
   try {
+    release = await acquirePcscLock(600_000);
     return targetRows('vpcd', await measure('vpcd', suite, log), changesOf(suite));
+  } catch (err) {
+    // Keep the sim rows: report the failure as a row (run.ts then exits non-zero).
+    log(`scenario: vpcd FAILED: ${(err as Error).message}`);
+    return [failedRow('vpcd', (err as Error).message)];
   } finally {
-    release();
+    release?.();
   }
 }
 

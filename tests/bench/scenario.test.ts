@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../harness/runner/events.ts';
 import { benchSuite, runOnce, vpcdRows } from '../../bench/scenario.ts';
 import {
+  failedRow,
   LIMIT_MS,
   limitFor,
   ownTimeLine,
@@ -152,6 +153,18 @@ describe('scenario rows', () => {
       { what: 'sim: “s”', value: '**failed** in 1 of 2 runs: sw: expected 9000, got 6A82', target: 'passes every run', pass: false, command: SCENARIO_CMD },
     ]);
     expect(formatResults(rows).failed).toBe(true);
+  });
+
+  it('a target that could not be measured is a missed target with the reason', () => {
+    const row = failedRow('vpcd', 'target vpcd cannot run (exit code 3)');
+    expect(row).toEqual({
+      what: 'vpcd: the bench suite’s scenarios',
+      value: '**not measured**: target vpcd cannot run (exit code 3)',
+      target: 'runs',
+      pass: false,
+      command: SCENARIO_CMD,
+    });
+    expect(formatResults([row]).failed).toBe(true);
   });
 });
 
