@@ -7,12 +7,14 @@ import { hideBin } from 'yargs/helpers';
 import os from 'node:os';
 import { benchInProcess } from './in-process.ts';
 import { benchPcsc } from './pcsc.ts';
+import { benchScenario } from './scenario.ts';
 import { benchStartup } from './startup.ts';
 import { formatResults, type Row } from './table.ts';
 
 const GROUPS: Record<string, (log: (s: string) => void) => Promise<Row[]>> = {
   'in-process': benchInProcess,
   pcsc: benchPcsc,
+  scenario: benchScenario,
   startup: benchStartup,
 };
 
