@@ -81,8 +81,7 @@ export function scenarioTimings(events: readonly Stamped[], clients: readonly Cl
       const s = open.get(e.scenario);
       const m = OWN_TIME_RE.exec(e.line);
       if (s && m) s.ownMs = (s.ownMs ?? 0) + Number(m[1]);
-    }
-    else if (e.type === 'step-start') {
+    } else if (e.type === 'step-start') {
       const s = open.get(e.scenario);
       if (s && s.firstStep === undefined) s.firstStep = at;
     } else if (e.type === 'step-end') {
@@ -130,7 +129,8 @@ export function targetRows(kind: HostedKind, timings: readonly ScenarioTiming[],
   for (const [name, ts] of byScenario(timings)) {
     const n = changes.get(name) ?? 0;
     const limit = limitFor(kind, n);
-    const allowance = limit === LIMIT_MS[kind] ? '' : ` (${fmt(LIMIT_MS[kind])} + ${n} × ${PRESENCE_POLL_MS} ms presence polls for its ${n} removals/insertions)`;
+    const allowance =
+      limit === LIMIT_MS[kind] ? '' : ` (${fmt(LIMIT_MS[kind])} + ${n} × ${PRESENCE_POLL_MS} ms presence polls for its ${n} removals/insertions)`;
     const bad = ts.find((t) => t.status !== 'passed');
     if (bad) {
       rows.push({

@@ -78,7 +78,9 @@ async function measure(kind: HostedKind, suite: Suite, log: (s: string) => void)
 export async function vpcdRows(suite: Suite, log: (s: string) => void, env: PcscEnv = checkPcscEnv()): Promise<Row[]> {
   if (!env.available) {
     log(`scenario: vpcd skipped: ${env.reason}`);
-    return [skippedRow('vpcd: the bench suite’s scenarios', env.reason ?? 'pcscd is not available', 'needs pcscd: `bash scripts/pcsc-stack.sh start`', SCENARIO_CMD)];
+    return [
+      skippedRow('vpcd: the bench suite’s scenarios', env.reason ?? 'pcscd is not available', 'needs pcscd: `bash scripts/pcsc-stack.sh start`', SCENARIO_CMD),
+    ];
   }
   log('scenario: vpcd: waiting for the machine-wide PC/SC lock');
   let release: (() => void) | undefined;
