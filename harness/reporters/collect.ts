@@ -34,6 +34,13 @@ export class RunRecord {
   end?: RunEndEvent;
   readonly scenarios = new Map<ScenarioKey, ScenarioRecord>();
 
+  /** A record of a whole event stream. */
+  static of(events: Iterable<RunEvent>): RunRecord {
+    const run = new RunRecord();
+    for (const e of events) run.add(e);
+    return run;
+  }
+
   /** Files the events; returns the scenario the event belongs to, if any. */
   add(event: RunEvent): ScenarioRecord | undefined {
     switch (event.type) {

@@ -12,18 +12,11 @@ import { waitFor } from '../wait.ts';
 import { openPcsc, type PcscCard, type PcscContext, vpcdReaderName } from '../pcsc/index.ts';
 import type { CardEvent, CardSetup } from '../scenario/model.ts';
 import { cachedGenerator, HostedCard, type ProfileSource, scenarioProfile } from './card-host.ts';
+import { SIM_CAPABILITIES } from './sim.ts';
 import type { Capability, PreparedCard, Target } from './target.ts';
 
-export const VPCD_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
-  'choose-card',
-  'set-counter',
-  'behaviour',
-  'events',
-  'faults',
-  'issuer',
-  'exec-clients',
-  'module-clients',
-]);
+/** What sim can do, and exec clients: the card is in a real PC/SC reader. */
+export const VPCD_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([...SIM_CAPABILITIES, 'exec-clients']);
 
 export interface VpcdTargetOptions {
   /** vpcd slot: 0 (`Virtual PCD 00 00`) or 1 with Debian's vpcd. Default 0. */

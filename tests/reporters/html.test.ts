@@ -19,13 +19,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function record(events: RunEvent[]): RunRecord {
-  const run = new RunRecord();
-  for (const e of events) run.add(e);
-  return run;
-}
-
-const REPORT = htmlReport(record(RUN));
+const REPORT = htmlReport(RunRecord.of(RUN));
 
 /** HTML void elements: the only ones without a closing tag (written `<meta …/>` here). */
 const VOID = new Set(['meta', 'input', 'br', 'hr', 'img', 'link', 'col', 'wbr']);
@@ -182,7 +176,7 @@ describe('html reporter', () => {
     const events = [...failed];
     events.splice(2, 0, state(1, 3));
     events.splice(events.length - 1, 0, state(undefined, 0, true));
-    const html = htmlReport(record([runStart, ...events]));
+    const html = htmlReport(RunRecord.of([runStart, ...events]));
     expect(html).toContain(
       [
         '<thead><tr><th scope="col">Step</th><th scope="col">When</th><th scope="col">sign tries left</th><th scope="col">auth tries left</th></tr></thead>',
@@ -194,13 +188,13 @@ describe('html reporter', () => {
       ].join('\n'),
     );
     // a step with no APDU or output: the second state is still "after"
-    const quiet = htmlReport(record([runStart, passed[0]!, passed[1]!, state(1, 3), state(1, 2)].map((e) => ({ ...e, scenario: key }) as RunEvent)));
+    const quiet = htmlReport(RunRecord.of([runStart, passed[0]!, passed[1]!, state(1, 3), state(1, 2)].map((e) => ({ ...e, scenario: key }) as RunEvent)));
     expect(quiet).toContain('<td>before</td><td class="num">5/5</td><td class="num">3/3</td>');
     expect(quiet).toContain('<td>after</td><td class="num">5/5</td><td class="num changed">2/3 *</td>');
   });
 
   it('a run that stopped: the unfinished scenario is an error, no exit code, no duration', () => {
-    const html = htmlReport(record([runStart, ...passed.slice(0, 3)]));
+    const html = htmlReport(RunRecord.of([runStart, ...passed.slice(0, 3)]));
     expect(html).toContain(`<p class="where">${KIOSK}:3:1: <span class="message">${UNFINISHED_MESSAGE}</span></p>`);
     expect(html).toContain('<span class="status">ERROR</span>');
     expect(html).toContain('<tr><th scope="row">Exit code</th><td>none (the run stopped before its end)</td></tr>');
@@ -211,7 +205,7 @@ describe('html reporter', () => {
   it('property: no text in any event field breaks out of its element or the document', () => {
     fc.assert(
       fc.property(hostileText, hostileText, hostileText, (name, message, line) => {
-        const html = htmlReport(record(hostileRun(name, message, line)));
+        const html = htmlReport(RunRecord.of(hostileRun(name, message, line)));
         expect(tagProblems(html)).toEqual([]);
         expect(html).not.toMatch(UNPRINTABLE);
         expect(html).not.toMatch(/https?:\/\//);
@@ -252,7 +246,7 @@ describeXmllint('report.html read back by xmllint (parsed as XML)', () => {
   it('property: any text reads back as the cleaned text, inside the element it was put in', () => {
     fc.assert(
       fc.property(hostileText, hostileText, hostileText, (name, message, line) => {
-        const html = htmlReport(record(hostileRun(name, message, line)));
+        const html = htmlReport(RunRecord.of(hostileRun(name, message, line)));
         expect(xmlProblems(html)).toBe('');
         expect(xpathString(html, '//pre[@class="output"]/span/span[@class="text"]')).toBe(cleanText(line));
         expect(xpathCount(html, '//pre[@class="output"]/span/span')).toBe(2);

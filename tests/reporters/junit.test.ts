@@ -19,12 +19,6 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function record(events: RunEvent[]): RunRecord {
-  const run = new RunRecord();
-  for (const e of events) run.add(e);
-  return run;
-}
-
 describe('junit reporter', () => {
   it('writes <outDir>/junit.xml, byte for byte the expected document, and nothing else', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'myna-hil-junit-'));
@@ -55,10 +49,10 @@ describe('junit reporter', () => {
   });
 
   it('a scenario that never ended is an error; a failure without a failed expectation uses the scenario message', () => {
-    const unfinished = junitXml(record([runStart, ...passed.slice(0, 3)]));
+    const unfinished = junitXml(RunRecord.of([runStart, ...passed.slice(0, 3)]));
     expect(unfinished).toContain(`<error type="error" message="${KIOSK}:3:1: the run stopped before this scenario ended">`);
     const bare = junitXml(
-      record([
+      RunRecord.of([
         runStart,
         failed[0]!,
         { type: 'scenario-end', scenario: `${KIOSK}#1`, status: 'failed', message: 'the PIN appeared in stdout', where: `${KIOSK}:20:3`, durationMs: 4 },
@@ -130,7 +124,7 @@ describeXmllint('junit.xml against the JUnit schema (xmllint --schema tests/repo
           { type: 'expectation', scenario: key, step: 1, what: name, passed: false, expected: message, actual: line, where: `${file}:3:5` },
           { type: 'scenario-end', scenario: key, status: 'failed', message, durationMs: 1 },
         ];
-        const run = record(events);
+        const run = RunRecord.of(events);
         const xml = junitXml(run);
         const r = validateJunit(xml);
         expect(r.ok, r.output).toBe(true);
