@@ -8,6 +8,10 @@
  * and is always checked for a printed PIN; a card action expects 90 00 (a query 63 Cx, a flow its own
  * checks). A card action that gets no answer fails, unless the scenario's last event was a removal or a
  * power loss: then silence is what it asked for (an explicit `sw` still has to match).
+ *
+ * A background client step starts its client and ends at once; the client's output is kept for the
+ * waits on it (background.ts), and its expectations are checked when it has ended, after the last step
+ * and before the final expectations (finishBackground).
  */
 import { dirname } from 'node:path';
 import { InputError } from '../../simulator/errors.ts';
