@@ -123,6 +123,8 @@ export class StepRunner {
   private silenceExpected = false;
   /** Background clients by step index, in start order. */
   private readonly background = new Map<number, BackgroundClient>();
+  /** The counters read after the last step: what a background client that ends later is compared to (checkDrop). */
+  private lastCounters: PinCounters | undefined;
 
   constructor(private readonly ctx: StepContext) {}
 
@@ -185,6 +187,7 @@ export class StepRunner {
       this.traceMark = this.ctx.emitApdus(this.traceMark, i);
       const after = await card.counters();
       this.emit({ type: 'card-state', scenario: this.key, step: i, pins: after });
+      this.lastCounters = after;
       const drop = card.checkDrop?.(before, after, step.expect?.card);
       if (drop) throw drop;
       const checks = done.deferred ? [] : [...done.checks, ...this.commonChecks(step, after, durationMs)];
@@ -300,6 +303,10 @@ export class StepRunner {
     if (r.startError !== undefined) throw new ClientStartError(`client ${bg.step.client} could not be started: ${r.startError}`);
     const after = await this.ctx.card.counters();
     this.emit({ type: 'card-state', scenario: this.key, step: bg.index, pins: after });
+    // the physical-card guard: tries the client spent after the last step (earlier ones were seen by that step's check)
+    const drop = this.lastCounters && this.ctx.card.checkDrop?.(this.lastCounters, after, bg.step.expect?.card);
+    this.lastCounters = after;
+    if (drop) throw drop;
     const checks = [...clientChecks(bg.step, bg.timeoutMs, r, this.ctx.mask.apply), ...this.commonChecks(bg.step, after, r.durationMs)];
     const failed = this.emitChecks(checks, bg.index, bg.step.where);
     if (failed.length) return { status: 'failed', message: failed.map(describeFailure).join('; ') };
