@@ -27,6 +27,10 @@ export type RunEvent =
   /** A line a client printed (masked: PIN values of the run replaced by `<pin:auth>`). */
   | { type: 'output'; scenario: ScenarioKey; step: number; stream: 'stdout' | 'stderr' | 'pty'; line: string }
   | { type: 'expectation'; scenario: ScenarioKey; step?: number; what: string; passed: boolean; expected?: string; actual?: string; where: Where }
+  /**
+   * A step's verdict. A background client step (`background: true`) has two: `passed` when it has
+   * started, then its verdict when it has ended (at the end of the scenario, after its expectations).
+   */
   | { type: 'step-end'; scenario: ScenarioKey; step: number; status: StepStatus; message?: string; durationMs: number }
   | { type: 'scenario-end'; scenario: ScenarioKey; status: ScenarioStatus; message?: string; where?: Where; durationMs: number }
   | {

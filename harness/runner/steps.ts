@@ -8,16 +8,21 @@
  * and is always checked for a printed PIN; a card action expects 90 00 (a query 63 Cx, a flow its own
  * checks). A card action that gets no answer fails, unless the scenario's last event was a removal or a
  * power loss: then silence is what it asked for (an explicit `sw` still has to match).
+ *
+ * A background client step starts its client and ends at once; the client's output is kept for the
+ * waits on it (background.ts), and its expectations are checked when it has ended, after the last step
+ * and before the final expectations (finishBackground).
  */
 import { dirname } from 'node:path';
 import { InputError } from '../../simulator/errors.ts';
 import { waitFor } from '../wait.ts';
-import type { CardAction, CardStep, ClientStep, EventStep, IssuerStep, Scenario, Step, WaitStep, Where } from '../scenario/model.ts';
+import type { CardAction, CardStep, ClientCondition, ClientStep, EventStep, IssuerStep, Scenario, Step, WaitStep, Where } from '../scenario/model.ts';
 import type { PreparedCard } from '../targets/target.ts';
 import type { PinCounters, ScenarioStatus, StepStatus } from './events.ts';
+import { type BackgroundClient, clientConditionChecks, endText, hasEnded, startBackground } from './background.ts';
 import { runCardAction } from './card-actions.ts';
 import { type Check, checkCard, checkDuration, checkExit, checkSw, checkText, checkTrace } from './expect.ts';
-import type { ClientRunResult } from '../clients/client.ts';
+import type { ClientRunInput, ClientRunResult } from '../clients/client.ts';
 import type { RunOptions } from './run.ts';
 import { expandTemplate, type PinMask, pinVars } from './templates.ts';
 
@@ -70,13 +75,15 @@ interface Executed {
   checks: Check[];
   message?: string;
   durationMs?: number;
+  /** A background client: its expectations are checked when it ends (finishBackground). */
+  deferred?: boolean;
 }
 
 export function stepLabel(step: Step): string {
   if (step.name) return step.name;
   switch (step.kind) {
     case 'client':
-      return `client ${step.client}`;
+      return `client ${step.client}${step.background ? ' (background)' : ''}`;
     case 'card':
       return actionLabel(step.action);
     case 'event':
@@ -84,7 +91,7 @@ export function stepLabel(step: Step): string {
     case 'issuer':
       return `issuer ${step.action}${step.pin ? ` ${step.pin}` : ''}`;
     case 'wait':
-      return `wait for ${'card' in step.until ? 'card' : 'trace'}`;
+      return `wait for ${'card' in step.until ? 'card' : 'trace' in step.until ? 'trace' : 'client'}`;
   }
 }
 
@@ -114,6 +121,10 @@ export class StepRunner {
   private traceMark = 0;
   /** A remove or power-loss event was the last thing the scenario did to the card: no answer is what it asked for. */
   private silenceExpected = false;
+  /** Background clients by step index, in start order. */
+  private readonly background = new Map<number, BackgroundClient>();
+  /** The counters read after the last step: what a background client that ends later is compared to (checkDrop). */
+  private lastCounters: PinCounters | undefined;
 
   constructor(private readonly ctx: StepContext) {}
 
@@ -136,6 +147,9 @@ export class StepRunner {
       if (v.status === 'error') failed = v.error ?? { status: 'error', message: v.message, where: step.where, errorKind: 'environment' };
       else if (v.status === 'failed') failed = { status: 'failed', message: v.message, where: step.where };
     }
+    // Background clients end before the card closes, even after a failure; their verdicts are reported.
+    const background = await this.finishBackground();
+    failed ??= background;
     if (failed) return failed;
     return this.finalExpect();
   }
@@ -173,9 +187,10 @@ export class StepRunner {
       this.traceMark = this.ctx.emitApdus(this.traceMark, i);
       const after = await card.counters();
       this.emit({ type: 'card-state', scenario: this.key, step: i, pins: after });
+      this.lastCounters = after;
       const drop = card.checkDrop?.(before, after, step.expect?.card);
       if (drop) throw drop;
-      const checks = [...done.checks, ...this.commonChecks(step, after, durationMs)];
+      const checks = done.deferred ? [] : [...done.checks, ...this.commonChecks(step, after, durationMs)];
       const failed = this.emitChecks(checks, i, step.where);
       verdict = failed.length
         ? { status: 'failed', message: failed.map(describeFailure).join('; ') }
@@ -217,27 +232,86 @@ export class StepRunner {
     return { ...this.ctx.baseVars, ...pinVars(this.ctx.card.pinValues), ...extra };
   }
 
-  private async client(i: number, step: ClientStep): Promise<Executed> {
+  /** The driver's input for a client step, templates expanded; output lines go to `onLine` masked. */
+  private clientInput(step: ClientStep, onLine: (stream: 'stdout' | 'stderr' | 'pty', line: string) => void): ClientRunInput {
     const { options, card, mask } = this.ctx;
     const binding = options.manifest!.clients[step.client]; // notApplicable() checked it exists
     const base = this.vars();
     const args: Record<string, string> = {};
     for (const [k, v] of Object.entries(step.args)) args[`args.${k}`] = expandTemplate(v, base, step.where);
     const vars = { ...base, ...args };
-    const timeoutMs = step.timeoutMs ?? binding.timeoutMs;
-    const result = await options.runClient({
+    return {
       binding,
       baseDir: dirname(options.manifest!.file),
       vars,
       answers: step.answers.map((a) => ({ prompt: expandTemplate(a.prompt, vars, step.where), reply: expandTemplate(a.reply, vars, step.where) })),
       channel: binding.kind === 'module' ? card.channel : undefined,
       reader: card.reader,
-      timeoutMs,
-      onLine: (stream, line) => this.emit({ type: 'output', scenario: this.key, step: i, stream, line: mask.apply(line) }),
+      timeoutMs: step.timeoutMs ?? binding.timeoutMs,
+      onLine: (stream, line) => onLine(stream, mask.apply(line)),
       mask: mask.apply,
-    });
+    };
+  }
+
+  private async client(i: number, step: ClientStep): Promise<Executed> {
+    const emitLine = (stream: 'stdout' | 'stderr' | 'pty', line: string) => this.emit({ type: 'output', scenario: this.key, step: i, stream, line });
+    if (step.background) {
+      const lines: string[] = [];
+      const input = this.clientInput(step, (stream, line) => {
+        lines.push(line);
+        emitLine(stream, line);
+      });
+      const running = Promise.resolve().then(() => this.ctx.options.runClient(input)); // a driver that throws at once is its failure too
+      this.background.set(i, startBackground(i, step, input.timeoutMs, lines, running));
+      return { checks: [], deferred: true, message: 'started in the background; its expectations are checked when it ends', durationMs: 0 };
+    }
+    const input = this.clientInput(step, emitLine);
+    const result = await this.ctx.options.runClient(input);
     if (result.startError !== undefined) throw new ClientStartError(`client ${step.client} could not be started: ${result.startError}`);
-    return { checks: clientChecks(step, timeoutMs, result, mask.apply), durationMs: result.durationMs, message: clientMessage(result) };
+    return { checks: clientChecks(step, input.timeoutMs, result, this.ctx.mask.apply), durationMs: result.durationMs, message: clientMessage(result) };
+  }
+
+  /**
+   * Awaits every background client (the driver kills one at its timeout) and checks its step's
+   * expectations: an `expectation` event per check and a second `step-end` carrying its verdict. The
+   * APDUs made since the last step are attributed to the client awaited. Returns the first that did not pass.
+   */
+  private async finishBackground(): Promise<ScenarioOutcome | undefined> {
+    let first: ScenarioOutcome | undefined;
+    for (const bg of this.background.values()) {
+      const t0 = this.ctx.now();
+      await bg.ended;
+      this.traceMark = this.ctx.emitApdus(this.traceMark, bg.index);
+      let verdict: StepVerdict;
+      try {
+        verdict = await this.backgroundVerdict(bg);
+      } catch (err) {
+        const error = errorOutcome(err, this.ctx.mask.apply, bg.step.where);
+        verdict = { status: 'error', message: error.message, error };
+      }
+      const durationMs = bg.result?.durationMs ?? this.ctx.now() - t0;
+      this.emit({ type: 'step-end', scenario: this.key, step: bg.index, status: verdict.status, message: verdict.message, durationMs });
+      if (!first && verdict.status === 'error') first = verdict.error;
+      else if (!first && verdict.status === 'failed') first = { status: 'failed', message: verdict.message, where: bg.step.where };
+    }
+    return first;
+  }
+
+  private async backgroundVerdict(bg: BackgroundClient): Promise<StepVerdict> {
+    if (bg.failure !== undefined) throw bg.failure;
+    const r = bg.result!;
+    if (r.startError !== undefined) throw new ClientStartError(`client ${bg.step.client} could not be started: ${r.startError}`);
+    const after = await this.ctx.card.counters();
+    this.emit({ type: 'card-state', scenario: this.key, step: bg.index, pins: after });
+    // the physical-card guard: tries the client spent after the last step (earlier ones were seen by that step's check)
+    const drop = this.lastCounters && this.ctx.card.checkDrop?.(this.lastCounters, after, bg.step.expect?.card);
+    this.lastCounters = after;
+    if (drop) throw drop;
+    const checks = [...clientChecks(bg.step, bg.timeoutMs, r, this.ctx.mask.apply), ...this.commonChecks(bg.step, after, r.durationMs)];
+    const failed = this.emitChecks(checks, bg.index, bg.step.where);
+    if (failed.length) return { status: 'failed', message: failed.map(describeFailure).join('; ') };
+    const note = clientMessage(r);
+    return { status: 'passed', message: note ? this.ctx.mask.apply(note) : 'ended; its expectations passed' };
   }
 
   private async cardAction(step: CardStep): Promise<Executed> {
@@ -275,22 +349,39 @@ export class StepRunner {
     return { checks: [] };
   }
 
-  /** Polls the card or the trace until the condition holds, within the step's deadline. */
+  /**
+   * Polls the card, the trace or a background client until the condition holds, within the step's
+   * deadline. A wait on a client's output stops early when the client has ended: nothing more can come.
+   */
   private async wait(step: WaitStep): Promise<Executed> {
     const { card } = this.ctx;
     const until = step.until;
+    const bg = 'client' in until ? this.waitedClient(until.client, step.where) : undefined;
     let last: Check[] = [];
     const evaluate = async (): Promise<boolean> => {
-      last = 'card' in until ? checkCard(until.card, await card.counters()) : [checkTrace(until.trace, card.trace)];
+      if ('card' in until) last = checkCard(until.card, await card.counters());
+      else if ('trace' in until) last = [checkTrace(until.trace, card.trace)];
+      else last = clientConditionChecks(until.client, bg!);
       return last.every((c) => c.passed);
     };
+    const gaveUp = () => bg !== undefined && hasEnded(bg);
     try {
-      await waitFor(evaluate, { timeoutMs: step.timeoutMs, what: stepLabel(step) });
+      await waitFor(async () => (await evaluate()) || gaveUp(), { timeoutMs: step.timeoutMs, what: stepLabel(step) });
     } catch {
       await evaluate();
       return { checks: last.map((c) => ({ ...c, what: `wait: ${c.what}`, actual: `${c.actual} after ${step.timeoutMs} ms` })) };
     }
-    return { checks: last.map((c) => ({ ...c, what: `wait: ${c.what}` })) };
+    if (bg?.result?.startError !== undefined) throw new ClientStartError(`client ${bg.step.client} could not be started: ${bg.result.startError}`);
+    const ended = (c: Check) => (c.passed || !bg ? c.actual : `${c.actual} (the client ${endText(bg)})`);
+    return { checks: last.map((c) => ({ ...c, what: `wait: ${c.what}`, actual: ended(c) })) };
+  }
+
+  /** The background client a wait names; a model that names no started one is bad input. */
+  private waitedClient(c: ClientCondition, where: Where): BackgroundClient {
+    const bg = this.background.get(c.step);
+    if (!bg)
+      throw new InputError(`${where}: wait on a client: step ${c.step} is not a background client started before this wait; start one with background: true`);
+    return bg;
   }
 }
 

@@ -24,6 +24,7 @@ import type {
   StepExpect,
   TextMatch,
   TraceExpect,
+  WaitStep,
 } from './model.ts';
 import {
   type ApduPatternInput,
@@ -128,7 +129,7 @@ function toScenario(src: YamlSource, s: ScenarioFieldsInput, index: number, base
     tags: s.tags ?? [],
     destructive: s.destructive ?? false,
     card: toCardSetup(s.card),
-    steps: s.steps.map((step, i) => toStep(src, step, [...base, 'steps', i])),
+    steps: toSteps(src, s.steps, [...base, 'steps']),
     where: whereOf(src, base),
   };
   if (s.id !== undefined) scenario.id = s.id;
@@ -152,7 +153,17 @@ function toFinalExpect(e: { card?: CardExpectInput; trace?: TraceExpectInput[] }
   return out;
 }
 
-function toStep(src: YamlSource, s: StepInput, path: Path): Step {
+/** The steps; a wait on a client is tied to the most recent background client step before it. */
+function toSteps(src: YamlSource, steps: StepInput[], path: Path): Step[] {
+  let background: number | undefined;
+  return steps.map((input, i) => {
+    const step = toStep(src, input, [...path, i], background);
+    if (step.kind === 'client' && step.background) background = i;
+    return step;
+  });
+}
+
+function toStep(src: YamlSource, s: StepInput, path: Path, background: number | undefined): Step {
   const base = { where: whereOf(src, path), ...(s.name !== undefined && { name: s.name }), ...(s.expect && { expect: toStepExpect(s.expect) }) };
   if ('client' in s) {
     return {
@@ -161,6 +172,7 @@ function toStep(src: YamlSource, s: StepInput, path: Path): Step {
       answers: s.answers ?? [],
       args: s.args ?? {},
       ...(s.timeout !== undefined && { timeoutMs: durationMs(s.timeout) }),
+      ...(s.background && { background: true }),
       ...base,
     };
   }
@@ -168,7 +180,17 @@ function toStep(src: YamlSource, s: StepInput, path: Path): Step {
   if ('event' in s) return { kind: 'event', event: toEvent(s.event), ...base };
   if ('issuer' in s) return { kind: 'issuer', ...toIssuer(s.issuer), ...base };
   const w = s.wait;
-  const until = 'card' in w ? { card: toCardExpect(w.card) } : { trace: toTrace(w.trace) };
+  let until: WaitStep['until'];
+  if ('card' in w) until = { card: toCardExpect(w.card) };
+  else if ('trace' in w) until = { trace: toTrace(w.trace) };
+  else {
+    if (background === undefined) {
+      const fix = 'start a client with `background: true` in an earlier step, or wait on the card or the trace';
+      throw problemsError(src, [at(src, [...path, 'wait', 'client'], `no background client was started before this wait; ${fix}`)]);
+    }
+    const { output, exited } = w.client;
+    until = { client: { step: background, ...(output && { output: toTextMatch(output) }), ...(exited && { exited }) } };
+  }
   return { kind: 'wait', until, timeoutMs: durationMs(w.timeout ?? DEFAULT_WAIT_MS), ...base };
 }
 

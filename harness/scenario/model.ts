@@ -68,6 +68,12 @@ export interface ClientStep extends StepBase {
   /** Extra template variables for the binding (`{args.x}`). */
   args: Record<string, string>;
   timeoutMs?: number;
+  /**
+   * Starts the client and goes on with the next step (a `wait: { client: ... }` can wait on its output or
+   * its end). Its expectations (exit, stdout, stderr, card, duration, the PIN leak check) are checked when
+   * it has ended, at the end of the scenario, before the scenario's final expectations.
+   */
+  background?: boolean;
 }
 
 /** A direct card action through the harness's own flows (harness/flows), not a client. */
@@ -118,8 +124,20 @@ export interface IssuerStep extends StepBase {
 /** Waits on a condition with a deadline (never a fixed sleep). */
 export interface WaitStep extends StepBase {
   kind: 'wait';
-  until: { card: CardExpect } | { trace: TraceExpect };
+  until: { card: CardExpect } | { trace: TraceExpect } | { client: ClientCondition };
   timeoutMs: number;
+}
+
+/**
+ * A condition on the most recent background client started before the wait (`background: true`):
+ * its output so far (stdout, stderr or the PTY transcript, masked, lines joined by newlines) matches,
+ * and/or it has ended. Both given: both must hold.
+ */
+export interface ClientCondition {
+  output?: TextMatch;
+  exited?: true;
+  /** Index in `steps` of the background client step waited on (the loader resolves it). */
+  step: number;
 }
 
 export interface TextMatch {

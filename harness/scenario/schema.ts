@@ -175,6 +175,14 @@ const IssuerAction = keyed('issuer', 'issuer action', {
 const WaitCondition = keyed('wait', 'wait condition', {
   card: obj({ card: CardExpect, timeout: Duration.optional() }),
   trace: obj({ trace: TraceExpect, timeout: Duration.optional() }),
+  // on the most recent background client (`background: true`) started before the wait
+  client: obj({
+    client: obj({ output: TextMatch.optional(), exited: z.literal(true, 'must be true (wait until the client has ended)').optional() }).refine(
+      (c) => c.output !== undefined || c.exited !== undefined,
+      { message: 'give output, exited or both' },
+    ),
+    timeout: Duration.optional(),
+  }),
 });
 
 const Answer = obj({ prompt: z.string(), reply: templated });
@@ -188,6 +196,7 @@ export const Step = keyed(
       answers: z.array(Answer).optional(),
       args: z.record(z.string(), templated).optional(),
       timeout: Duration.optional(),
+      background: z.boolean().optional(),
       ...stepBase,
     }),
     card: obj({ card: CardAction, ...stepBase }),

@@ -5,9 +5,11 @@
  * `destructive` flag reaches the target.
  */
 import { describe, expect, it } from 'vitest';
+import type { ClientRunInput } from '../../harness/clients/client.ts';
 import type { CardSetup } from '../../harness/scenario/model.ts';
 import type { PreparedCard, Target } from '../../harness/targets/target.ts';
-import { run, scenario, sim } from './fixtures.ts';
+import { waitFor } from '../support/wait.ts';
+import { result, run, scenario, sim } from './fixtures.ts';
 
 class Refused extends Error {
   readonly exitCode = 4;
@@ -52,6 +54,34 @@ describe('the guard stops the run', () => {
     expect(ends.map((e) => e.status)).toEqual(['error', 'skipped']);
     expect(ends[0].message).toContain('auth PIN dropped from 3 to 2 tries');
     expect(ends[1].message).toBe('not run: the guard stopped the run');
+  });
+
+  it('a background client that spends a try after the last step is caught when it ends: exit 4', async () => {
+    let reads = 0; // counter reads: 2 per step (before, after)
+    const { target } = wrapped((card) => ({
+      ...card,
+      counters: () => {
+        reads++;
+        return card.counters();
+      },
+      checkDrop: (before, after) => (after.auth!.triesLeft < before.auth!.triesLeft ? new Refused('auth PIN dropped from 3 to 2 tries') : undefined),
+    }));
+    const lateWrongVerify = async (input: ClientRunInput) => {
+      await waitFor(() => reads >= 4, { what: 'the last step to end' });
+      const send = (hex: string) => input.channel!.transmit(Buffer.from(hex, 'hex'));
+      await send('00A4040C0AD392F000260100000001');
+      await send('00A4020C020018');
+      await send(`0020008004${Buffer.from(input.vars['pins.wrong.auth']).toString('hex')}`);
+      return result();
+    };
+    const steps = [
+      { kind: 'client' as const, client: 'mod-client', background: true, answers: [], args: {} },
+      { kind: 'card' as const, action: { do: 'query' as const, pin: 'auth' as const } },
+    ];
+    const r = await run([scenario({ steps })], { target, runClient: lateWrongVerify });
+    expect(r.exitCode).toBe(4);
+    expect(r.of('step-end').map((e) => `${e.step} ${e.status}`)).toEqual(['0 passed', '1 passed', '0 error']);
+    expect(r.of('scenario-end')[0]).toMatchObject({ status: 'error', message: expect.stringContaining('auth PIN dropped from 3 to 2 tries') });
   });
 
   it('a refused PIN command: exit 4 even when a later scenario would pass', async () => {

@@ -79,9 +79,11 @@ describe('kinds and fields', () => {
 
   it('an unknown field, at its key, with the fields allowed', () => {
     expect(loadError(`${HEAD}  - client: kiosk-sign\n    answer: []\n`)).toBe(
-      ["FILE:5:5 steps[0].answer: unknown field 'answer'; allowed: client, answers, args, timeout, name, expect", '  5 |     answer: []', '    |     ^'].join(
-        '\n',
-      ),
+      [
+        "FILE:5:5 steps[0].answer: unknown field 'answer'; allowed: client, answers, args, timeout, background, name, expect",
+        '  5 |     answer: []',
+        '    |     ^',
+      ].join('\n'),
     );
   });
 
@@ -183,6 +185,24 @@ describe('value formats', () => {
         '    |                   ^',
       ].join('\n'),
     );
+  });
+
+  it('a wait on a client with no background client started before it', () => {
+    expect(loadError(`${HEAD}  - client: kiosk-sign\n  - wait: { client: { exited: true } }\n  - client: kiosk-sign\n    background: true\n`)).toBe(
+      [
+        'FILE:5:21 steps[1].wait.client: no background client was started before this wait; start a client with `background: true` in an earlier step, or wait on the card or the trace',
+        '  5 |   - wait: { client: { exited: true } }',
+        '    |                     ^',
+      ].join('\n'),
+    );
+  });
+
+  it('a wait on a client that names no condition, or exited: false', () => {
+    const HEAD_BG = `${HEAD}  - { client: k, background: true }\n`;
+    expect(loadError(`${HEAD_BG}  - wait: { client: {} }\n`)).toBe(
+      ['FILE:5:21 steps[1].wait.client: give output, exited or both', '  5 |   - wait: { client: {} }', '    |                     ^'].join('\n'),
+    );
+    expect(loadError(`${HEAD_BG}  - wait: { client: { exited: false } }\n`)).toMatch(/^FILE:5:\d+ steps\[1\]\.wait\.client\.exited: must be true/);
   });
 
   it('a bad duration', () => {

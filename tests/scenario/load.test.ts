@@ -181,6 +181,27 @@ describe('steps', () => {
       { kind: 'wait', until: { trace: { contains: { ins: '88' } } }, timeoutMs: 5000 },
     ]);
   });
+
+  it('a background client, and waits on the most recent one: its output, its end', () => {
+    const steps = stepsOf(`  - client: kiosk-auth
+    background: true
+  - client: kiosk-sign
+    background: true
+  - wait: { client: { output: { contains: 'PIN' } }, timeout: 2s }
+  - event: remove
+  - wait: { client: { exited: true, output: { matches: '^done' } } }
+  - client: other
+    background: false
+`);
+    expect(steps).toEqual([
+      { kind: 'client', client: 'kiosk-auth', answers: [], args: {}, background: true },
+      { kind: 'client', client: 'kiosk-sign', answers: [], args: {}, background: true },
+      { kind: 'wait', until: { client: { step: 1, output: { contains: ['PIN'] } } }, timeoutMs: 2000 },
+      { kind: 'event', event: { type: 'remove' } },
+      { kind: 'wait', until: { client: { step: 1, exited: true, output: { matches: '^done' } } }, timeoutMs: 5000 },
+      { kind: 'client', client: 'other', answers: [], args: {} },
+    ]);
+  });
 });
 
 describe('expectations', () => {

@@ -41,3 +41,36 @@ it('any all-digit PIN written unquoted is refused with "quote it", shown as writ
     { numRuns: 200 },
   );
 });
+
+it('a wait on a client is tied to the most recent background client before it, or refused at its place when there is none', () => {
+  const kind = fc.constantFrom('bg', 'fg', 'wait', 'event');
+  fc.assert(
+    fc.property(fc.array(kind, { minLength: 1, maxLength: 8 }), (kinds) => {
+      const yaml = kinds.map(
+        (k) =>
+          ({
+            bg: '  - { client: c, background: true }',
+            fg: '  - { client: c }',
+            wait: '  - wait: { client: { exited: true } }',
+            event: '  - event: remove',
+          })[k],
+      );
+      const path = yamlFile(`version: 1\nname: t\nsteps:\n${yaml.join('\n')}\n`);
+      const firstBg = kinds.indexOf('bg');
+      const firstWait = kinds.indexOf('wait');
+      if (firstWait >= 0 && (firstBg < 0 || firstWait < firstBg)) {
+        // line 4 is the first step; the error points at the `client:` of the first wait
+        expect(errorText(() => loadScenarios(path), path)).toMatch(
+          new RegExp(`^FILE:${firstWait + 4}:\\d+ steps\\[${firstWait}\\]\\.wait\\.client: no background client was started before this wait`),
+        );
+        return;
+      }
+      const steps = loadScenarios(path)[0].steps;
+      steps.forEach((step, i) => {
+        if (step.kind !== 'wait') return;
+        expect('client' in step.until && step.until.client.step).toBe(kinds.lastIndexOf('bg', i));
+      });
+    }),
+    { numRuns: 200 },
+  );
+});
