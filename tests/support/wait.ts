@@ -13,11 +13,10 @@ export function nextEvent<A extends unknown[]>(
   const timeoutMs = opts.timeoutMs ?? 5000;
   return new Promise((resolve, reject) => {
     const l = (...args: A) => {
-      clearTimeout(timer);
+      clearTimeout(deadline);
       resolve(args);
     };
-    const timer = setTimeout(() => {
-      // the deadline
+    const deadline = setTimeout(() => {
       emitter.off(event, l);
       reject(new Error(`nextEvent: no "${event}" within ${timeoutMs} ms`));
     }, timeoutMs);
