@@ -101,6 +101,28 @@ function parseSlots(out: string): Slot[] {
   return slots;
 }
 
+/** pkcs11-tool's arguments to log in with `pinValue` and sign `input` with key `id` (SHA256-RSA-PKCS) into `output`. */
+function signArgs(slot: string, pinValue: string, id: string, input: string, output: string): string[] {
+  return [
+    '--module',
+    OPENSC_MODULE,
+    '--slot',
+    slot,
+    '--login',
+    '--pin',
+    pinValue,
+    '--sign',
+    '--id',
+    id,
+    '-m',
+    'SHA256-RSA-PKCS',
+    '--input-file',
+    input,
+    '--output-file',
+    output,
+  ];
+}
+
 describeOpensc(TOOLS, 'OpenSC 0.23 (Debian) against the real card through pcscd', () => {
   let release: () => void = () => {};
   let ctx: PcscContext | undefined;
@@ -229,24 +251,7 @@ describeOpensc(TOOLS, 'OpenSC 0.23 (Debian) against the real card through pcscd'
     const slot = await slotOf(AUTH_TOKEN);
     const data = file('data');
     writeFileSync(data, randomBytes(1000));
-    await ok('pkcs11-tool', [
-      '--module',
-      OPENSC_MODULE,
-      '--slot',
-      slot,
-      '--login',
-      '--pin',
-      pin('auth'),
-      '--sign',
-      '--id',
-      '01',
-      '-m',
-      'SHA256-RSA-PKCS',
-      '--input-file',
-      data,
-      '--output-file',
-      file('sig'),
-    ]);
+    await ok('pkcs11-tool', signArgs(slot, pin('auth'), '01', data, file('sig')));
     const cert = await readCert('01');
     await ok('openssl', ['x509', '-in', file('cert-01.pem'), '-pubkey', '-noout', '-out', file('pub-01.pem')]);
     const v = await ok('openssl', ['dgst', '-sha256', '-verify', file('pub-01.pem'), '-signature', file('sig'), data]);
@@ -262,24 +267,7 @@ describeOpensc(TOOLS, 'OpenSC 0.23 (Debian) against the real card through pcscd'
     const slot = await slotOf(SIGN_TOKEN);
     const data = file('data2');
     writeFileSync(data, randomBytes(333));
-    await ok('pkcs11-tool', [
-      '--module',
-      OPENSC_MODULE,
-      '--slot',
-      slot,
-      '--login',
-      '--pin',
-      pin('sign'),
-      '--sign',
-      '--id',
-      '02',
-      '-m',
-      'SHA256-RSA-PKCS',
-      '--input-file',
-      data,
-      '--output-file',
-      file('sig2'),
-    ]);
+    await ok('pkcs11-tool', signArgs(slot, pin('sign'), '02', data, file('sig2')));
     const cert = await readCert('02', ['--verify-pin', '--auth-id', '02', '--pin', pin('sign')]);
     await ok('openssl', ['x509', '-in', file('cert-02.pem'), '-pubkey', '-noout', '-out', file('pub-02.pem')]);
     expect((await ok('openssl', ['dgst', '-sha256', '-verify', file('pub-02.pem'), '-signature', file('sig2'), data])).stdout.trim()).toBe('Verified OK');
@@ -336,24 +324,7 @@ describeOpensc(TOOLS, 'OpenSC 0.23 (Debian) against the real card through pcscd'
     // The right PIN is refused now: the card answers 69 84 without comparing (OpenSC 0.23 reports
     // that as CKR_GENERAL_ERROR), and the counter stays at 0.
     seen.length = 0;
-    r = await run('pkcs11-tool', [
-      '--module',
-      OPENSC_MODULE,
-      '--slot',
-      slot,
-      '--login',
-      '--pin',
-      pin('auth'),
-      '--sign',
-      '--id',
-      '01',
-      '-m',
-      'SHA256-RSA-PKCS',
-      '--input-file',
-      file('data'),
-      '--output-file',
-      file('sig-locked'),
-    ]);
+    r = await run('pkcs11-tool', signArgs(slot, pin('auth'), '01', file('data'), file('sig-locked')));
     expect(r.code, r.what).not.toBe(0);
     expect(r.stderr).toMatch(/C_Login failed/);
     expect(seen.filter((x) => x.header === '00200080' && x.hasData).map((x) => x.sw)).toEqual(['6984']);
