@@ -266,7 +266,7 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
 
   const send = (c: Command, recordedAnswer: Uint8Array | undefined): Uint8Array | undefined => {
     const header = fromHex(c.apdu);
-    const built = c.masked ? rebuild(c, header, recordedAnswer) : header;
+    const built = c.masked ? rebuild(header, recordedAnswer) : header;
     if (typeof built === 'string') {
       result.notReplayable.push({ seq: c.seq, line: c.line, command: redactCommand(header), why: built });
       return undefined;
@@ -275,7 +275,7 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
     return answer;
   };
 
-  const rebuild = (c: Command, header: Uint8Array, recordedAnswer: Uint8Array | undefined): Uint8Array | string => {
+  const rebuild = (header: Uint8Array, recordedAnswer: Uint8Array | undefined): Uint8Array | string => {
     const ins = header[1];
     const key = sel.keyAt(header[3]);
     if (!key.pin) return `masked ${commandName(header)} on ${key.label}: which PIN it carried cannot be told from the selection`;
