@@ -4,7 +4,6 @@
  * unknown. Shared by the guard (harness/targets/guard.ts: which key a PIN command acts on) and the
  * replay (harness/session/replay.ts: which PIN a masked VERIFY carried).
  */
-import { parseCommand, toHex } from '../../simulator/apdu/codec.ts';
 import { PIN_KINDS, type PinKind } from '../scenario/model.ts';
 import { split } from './apdu.ts';
 import { AID, EF } from './card-ref.ts';
@@ -25,12 +24,21 @@ const SW_OK = 0x9000;
 
 const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
+/**
+ * The data field of a command, or undefined when it is malformed. Given by the user of the tracker:
+ * the flows keep no parser of their own (tests/harness/flows.test.ts), and the guard's answer to a
+ * malformed SELECT must stay what the simulator's codec says.
+ */
+export type CommandData = (command: Uint8Array) => Uint8Array | undefined;
+
 export class SelectionTracker {
   /** The DF and EF the card has selected, as far as can be told (undefined: unknown). */
   df: AppName | 'other' | undefined;
   ef: number | undefined;
   /** The SELECT that chose the current DF (the guard replays it to restore the selection). */
   dfSelect: Uint8Array | undefined;
+
+  constructor(private readonly dataOf: CommandData) {}
 
   /** The card was reset or reconnected: nothing is selected any more. */
   forget(): void {
@@ -45,7 +53,7 @@ export class SelectionTracker {
     const df = this.df;
     if (fid === undefined || df === undefined || df === 'other') return { label: 'current key (not known to the guard)' };
     const pin = PIN_KINDS.find((k) => PIN_KEYS[k].app === df && PIN_KEYS[k].fid === fid);
-    return { pin, label: `key ${toHex(Uint8Array.of(fid >> 8, fid & 0xff))} of the ${df} AP` };
+    return { pin, label: `key ${fid.toString(16).toUpperCase().padStart(4, '0')} of the ${df} AP` };
   }
 
   /** Follows the selection from what the card answered; whatever is not understood becomes unknown. */
@@ -63,12 +71,7 @@ export class SelectionTracker {
   }
 
   private trackSelect(command: Uint8Array, sw: number): void {
-    let data: Uint8Array | undefined;
-    try {
-      data = parseCommand(command).data;
-    } catch {
-      data = undefined;
-    }
+    const data = this.dataOf(command);
     const p1 = command[2];
     if (sw !== SW_OK || !data) {
       this.forget();

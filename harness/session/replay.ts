@@ -32,6 +32,7 @@ import { sha256, sha256DigestInfo } from '../flows/card-ref.ts';
 import { SelectionTracker } from '../flows/selection.ts';
 import type { PinKind } from '../scenario/model.ts';
 import { authCertSha256 } from '../targets/card-host.ts';
+import { commandData } from '../targets/guard.ts';
 import type { SessionEvent } from './format.ts';
 import type { Session } from './read.ts';
 
@@ -257,7 +258,7 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
     notes: [],
     divergences: [],
   };
-  const sel = new SelectionTracker();
+  const sel = new SelectionTracker(commandData);
   const recordedReads = new FileReads();
   const simReads = new FileReads();
   const commands = new Map<number, Command>();

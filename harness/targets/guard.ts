@@ -102,7 +102,7 @@ export class GuardedChannel implements ApduChannel {
   private destructive: boolean;
   private readonly labPins: Partial<Record<PinKind, Uint8Array>>;
   /** The DF and EF the card has selected, as far as the guard can tell (docs/card.md §4.1). */
-  private readonly selection = new SelectionTracker();
+  private readonly selection = new SelectionTracker(commandData);
   /** Serialises exchanges: a query and its command must not interleave with another caller's. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -226,6 +226,15 @@ export class GuardedChannel implements ApduChannel {
     } catch {
       return false;
     }
+  }
+}
+
+/** A command's data as the simulator's codec parses it; undefined when malformed. */
+export function commandData(command: Uint8Array): Uint8Array | undefined {
+  try {
+    return parseCommand(command).data;
+  } catch {
+    return undefined;
   }
 }
 
