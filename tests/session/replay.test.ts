@@ -128,4 +128,22 @@ describe('replay', () => {
       [3, 'no answer recorded (response cut to 0 of 2 bytes (fault)): sent, not compared'],
     ]);
   });
+
+  it('masked VERIFY: the profile value where the card said 9000, a wrong value where it counted a try; RESET RETRY COUNTER is not replayable', async () => {
+    const file = await record(a, 'pins', async (host, ch) => {
+      await runCardAction(ch, { do: 'select', app: 'jpki' }, host.pinValues, where);
+      await ch.transmit(fromHex('00A4020C020018'));
+      const wrong = a.pins.auth.value === '0000' ? '1111' : '0000';
+      expect(toHex(await ch.transmit(fromHex(`0020008004${toHex(Buffer.from(wrong))}`)))).toBe('63C2');
+      expect(toHex(await ch.transmit(fromHex('00200080')))).toBe('63C2');
+      expect(toHex(await ch.transmit(fromHex(`0020008004${toHex(Buffer.from(a.pins.auth.value))}`)))).toBe('9000');
+      await ch.transmit(fromHex('002C00800400000000')); // the issuer's command: no public shape
+    });
+    const r = replaySession(readSession(file), { profile: a, profileName: 'a' });
+    expect(r.divergences).toEqual([]);
+    expect(r.compared).toBe(5);
+    expect(r.notReplayable).toEqual([
+      expect.objectContaining({ command: '00 2C 00 80', why: expect.stringContaining('docs/card.md §4.3 gives no public shape for it') }),
+    ]);
+  });
 });
