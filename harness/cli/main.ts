@@ -18,8 +18,10 @@ const COMMANDS: Record<string, () => Promise<{ default: AnyCommand }>> = {
   card: () => import('./commands/card.ts'),
   demo: () => import('./commands/demo.ts'),
   issuer: () => import('./commands/issuer.ts'),
+  replay: () => import('./commands/replay.ts'),
   run: () => import('./commands/run.ts'),
   serve: () => import('./commands/serve.ts'),
+  session: () => import('./commands/session.ts'),
 };
 
 /** The module(s) to load: the named command's only, or all of them for help and mistakes. */

@@ -214,7 +214,7 @@ function line(text: string): string {
  * The style sheet: status colours, tables, the CSS-only status filter (an unchecked box hides that
  * status in the index and the sections). Must stay free of `<` and `&` (the page is well-formed XML).
  */
-const STYLE = [
+export const STYLE = [
   'body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}',
   'table{border-collapse:collapse;margin:.4em 0 1em}',
   'th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}',

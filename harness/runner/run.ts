@@ -21,6 +21,8 @@ import type { EventSink, ScenarioStatus } from './events.ts';
 import { responseSw } from './expect.ts';
 import { errorOutcome, type ScenarioOutcome, scenarioKey, StepRunner } from './steps.ts';
 import { PinMask, pinVars } from './templates.ts';
+import { openSessionFile, SessionCapture } from '../session/capture.ts';
+import { HARNESS_VERSION } from '../version.ts';
 
 export interface RunOptions {
   target: Target;
@@ -33,7 +35,10 @@ export interface RunOptions {
   bail?: boolean;
   /** Epoch milliseconds (tests inject a clock). */
   now?: () => number;
+  /** Default: the package's version (harness/version.ts). */
   harnessVersion?: string;
+  /** Record each scenario's session (harness/session) as a JSON Lines file in this directory. */
+  record?: { dir: string };
   /** For `{env.X}`; default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -69,12 +74,13 @@ export async function runScenarios(scenarios: Scenario[], options: RunOptions): 
     type: 'run-start',
     time: new Date(t0).toISOString(),
     target: options.target.kind,
-    harnessVersion: options.harnessVersion ?? '0.0.0',
+    harnessVersion: options.harnessVersion ?? HARNESS_VERSION,
     scenarios: chosen.length,
   });
   const broken = await checkTarget(options.target);
   const outcomes: ScenarioOutcome[] = [];
   const counts = emptyCounts();
+  const sessionNames = new Set<string>();
   for (const s of chosen) {
     // The guard stops the whole run: a physical card near its lock is not handed to the next scenario.
     const guardStop = outcomes.some((o) => o.errorKind === 'guard');
@@ -85,7 +91,7 @@ export async function runScenarios(scenarios: Scenario[], options: RunOptions): 
     if (broken) outcome = { status: 'error', message: `target ${options.target.kind} cannot run: ${broken}`, errorKind: 'environment' };
     else if (stop)
       outcome = { status: 'skipped', message: guardStop ? 'not run: the guard stopped the run' : 'not run: --bail after a scenario that did not pass' };
-    else outcome = await runOne(s, options, now);
+    else outcome = await runOne(s, options, now, sessionNames);
     outcomes.push(outcome);
     counts[outcome.status]++;
     options.emit({
@@ -118,14 +124,20 @@ function emitScenarioStart(s: Scenario, options: RunOptions): void {
 }
 
 /** One scenario: applicability, the card, the steps, the final expectations, the card closed. */
-async function runOne(s: Scenario, options: RunOptions, now: () => number): Promise<ScenarioOutcome> {
+async function runOne(s: Scenario, options: RunOptions, now: () => number, sessionNames: Set<string>): Promise<ScenarioOutcome> {
   const na = notApplicable(s, options.target, options.manifest);
   if (na) return { status: 'not-applicable', message: na };
   const mask = new PinMask();
   let card: PreparedCard | undefined;
   let workDir: string | undefined;
+  let capture: SessionCapture | undefined;
   try {
-    card = await options.target.prepare(s.card, dirname(s.file), { destructive: s.destructive });
+    if (options.record) {
+      const sink = openSessionFile(options.record.dir, s.file, s.id ?? s.name, sessionNames);
+      const scenario = { file: s.file, name: s.name };
+      capture = new SessionCapture(sink, { target: options.target.kind, harnessVersion: options.harnessVersion ?? HARNESS_VERSION, scenario });
+    }
+    card = await options.target.prepare(s.card, dirname(s.file), { destructive: s.destructive, capture });
     mask.add(card.pinValues);
     workDir = mkdtempSync(join(tmpdir(), 'myna-hil-run-'));
     const challengeFile = join(workDir, 'challenge.bin');
@@ -151,6 +163,7 @@ async function runOne(s: Scenario, options: RunOptions, now: () => number): Prom
     return errorOutcome(err, mask.apply, s.where);
   } finally {
     await card?.close().catch(() => {});
+    capture?.close();
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   }
 }

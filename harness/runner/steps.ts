@@ -316,7 +316,7 @@ export class StepRunner {
 
   private async cardAction(step: CardStep): Promise<Executed> {
     const action = expandAction(step.action, this.vars(), step.where);
-    const r = await runCardAction(this.ctx.card.channel, action, this.ctx.card.pinValues, step.where);
+    const r = await runCardAction(this.ctx.card.harnessChannel ?? this.ctx.card.channel, action, this.ctx.card.pinValues, step.where);
     const checks = [...r.checks];
     const want = step.expect?.sw ?? defaultSw(action);
     if (r.noAnswer !== undefined && this.silenceExpected && step.expect?.sw === undefined) {

@@ -18,6 +18,10 @@ import { vpcdReaderName } from '../pcsc/index.ts';
 import { VirtualCard } from '../../simulator/card/card.ts';
 import { pinCounters, reinitSignPassword, resetCounter, setPin } from '../../simulator/issuer/issuer.ts';
 import { USER_PINS, type UserPinId } from '../../simulator/pin/pin.ts';
+import { loadProfile } from '../../simulator/profile/io.ts';
+import { FileSink, SessionRecorder } from '../session/recorder.ts';
+import { authCertSha256 as authCertSha256Of } from '../targets/card-host.ts';
+import { HARNESS_VERSION } from '../version.ts';
 import { ControlServer, ensurePrivateDir, type IssuerCommand, type IssuerRequest } from './control.ts';
 
 /** A card serve can run: a SmartCard, optionally with a close() to release files on shutdown. */
@@ -47,6 +51,10 @@ export interface ServeOptions {
   control?: string;
   /** Also log GET ATR presence polls. */
   verbose?: boolean;
+  /** Record the session (harness/session) to this JSON Lines file (`serve --record`). */
+  record?: string;
+  /** The harness version for the session header (default: the package's). */
+  harnessVersion?: string;
 }
 
 export interface ServeIO {
@@ -93,6 +101,33 @@ function reportFaults(card: ServableCard, state: string | undefined, warn: (line
   };
 }
 
+/** The session file of `serve --record`: the card named by its profile's auth certificate. */
+function startServeRecording(opts: ServeOptions, card: ServableCard, reader: string): SessionRecorder {
+  let authCertSha256: string | undefined;
+  try {
+    authCertSha256 = authCertSha256Of(loadProfile(opts.card));
+  } catch {
+    authCertSha256 = undefined; // the card was built from it already; a header without identity is still a session
+  }
+  return new SessionRecorder(new FileSink(opts.record!), {
+    target: 'serve',
+    harness: { name: 'myna-hil', version: opts.harnessVersion ?? HARNESS_VERSION },
+    atr: opts.atr ?? card.atr(),
+    reader,
+    card: { ...(authCertSha256 ? { authCertSha256 } : {}), profile: opts.card },
+  });
+}
+
+/** What the reader did to the card, as session events (GET ATR polls are not the card's business). */
+function recordExchange(recorder: SessionRecorder | undefined, e: VpcdExchange): void {
+  if (!recorder) return;
+  if (e.kind === 'apdu' && e.command && e.reply) {
+    const seq = recorder.command(e.command, 'client');
+    if (e.fault) recorder.noResponse(seq, `the card failed and the transport answered instead: ${e.fault}`);
+    else recorder.response(seq, e.reply);
+  } else if (e.kind === 'power-on' || e.kind === 'power-off' || e.kind === 'reset') recorder.power(e.kind);
+}
+
 function stamp(d: Date): string {
   return d.toISOString().slice(11, 23);
 }
@@ -131,7 +166,9 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
       log(`waiting for vpcd at ${transport.host}:${transport.port} (${error}); is pcscd running? bash scripts/pcsc-stack.sh start`);
     }
   });
+  const recorder = opts.record ? startServeRecording(opts, card, reader) : undefined;
   transport.on('exchange', (e: VpcdExchange) => {
+    recordExchange(recorder, e);
     switch (e.kind) {
       case 'get-atr':
         if (opts.verbose) log('GET ATR (presence poll)');
@@ -145,6 +182,7 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
   });
 
   const resetCard = (source: string): string | undefined => {
+    recorder?.power('reset');
     const fault = transport.reset();
     if (!fault) log(`card reset in place (${source}): volatile state cleared`);
     return fault;
@@ -181,10 +219,12 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
   try {
     control = await ControlServer.listen(controlPath, {
       remove: async () => {
+        recorder?.power('remove');
         await transport.remove();
         log('removed (control)');
       },
       insert: async () => {
+        recorder?.power('insert');
         await transport.insert();
         log('inserted (control)');
       },
@@ -197,6 +237,7 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
     await control?.close();
     await transport.stop();
     await card.close?.();
+    recorder?.close();
     throw err;
   }
   const where =
@@ -220,9 +261,11 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
     async toggle() {
       if (transport.status().stopped) return;
       if (transport.status().inserted) {
+        recorder?.power('remove');
         await transport.remove();
         log('removed (signal)');
       } else {
+        recorder?.power('insert');
         await transport.insert();
         log('inserted (signal)');
       }
@@ -232,6 +275,7 @@ export async function startServe(opts: ServeOptions, buildCard: BuildCard, io: S
         await transport.stop();
         await ctl.close();
         await card.close?.();
+        recorder?.close();
         log('stopped');
       })();
       return stopping;

@@ -79,7 +79,20 @@ export type SessionEvent =
   /** The command `seq` got no response: the card lost power or was removed mid-command. */
   | { t: number; type: 'no-response'; seq: number; reason: string }
   /** A fault the harness injected (scenario events `latency`, `inject-sw`, `power-loss`, `cut-response`). */
-  | { t: number; type: 'fault'; fault: string }
+  | {
+      t: number;
+      type: 'fault';
+      fault: string;
+      /** The command the fault hit, when it hit one (added in version 1, optional). */
+      seq?: number;
+      /**
+       * Whether that command reached the card (a cut response, a power loss after the counter write:
+       * the card acted on it) or not (an injected status word answered instead of the card). A replay
+       * sends a command that reached the card, without comparing its answer, so that the card's state
+       * follows; it does not send one that did not.
+       */
+      reachedCard?: boolean;
+    }
   /** What the guard did (commands in it are redacted). */
   | { t: number; type: 'guard'; event: GuardEvent };
 

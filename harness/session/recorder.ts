@@ -114,8 +114,9 @@ export class SessionRecorder {
     this.response(this.command(command, opts.by), response, opts.from);
   }
 
-  fault(description: string): void {
-    this.emit({ t: this.now(), type: 'fault', fault: description });
+  /** `hit`: the command the fault hit and whether it reached the card (see the format's `fault` event). */
+  fault(description: string, hit?: { seq: number; reachedCard: boolean }): void {
+    this.emit({ t: this.now(), type: 'fault', fault: description, ...(hit ?? {}) });
   }
 
   guard(event: GuardEvent): void {

@@ -4,7 +4,7 @@
  * trace decorator (./faults.ts). Generated cards get random valid PIN values for every scenario, never
  * the generator's defaults, so that a PIN a client prints is recognisably this run's.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, X509Certificate } from 'node:crypto';
 import { resolve } from 'node:path';
 import { cardFromProfile } from '../../simulator/card/build.ts';
 import type { VirtualCard } from '../../simulator/card/card.ts';
@@ -18,6 +18,9 @@ import { Behaviour, type Profile, type Variant } from '../../simulator/profile/s
 import { MemoryStore } from '../../simulator/state/store.ts';
 import type { PinCounters } from '../runner/events.ts';
 import type { CardEvent, CardSetup, PinKind } from '../scenario/model.ts';
+import { sha256 } from '../flows/card-ref.ts';
+import type { SessionCapture } from '../session/capture.ts';
+import { toHex } from '../../simulator/apdu/codec.ts';
 import { FaultyCard, PowerCutStore } from './faults.ts';
 
 /** Where profiles come from; tests inject a cached one (generation takes about a second). */
@@ -100,8 +103,14 @@ export class HostedCard {
   readonly card: VirtualCard;
   readonly faulty: FaultyCard;
   readonly pinValues: Record<PinKind, string>;
+  /** The card's identity for recorded sessions: SHA-256 of the profile's auth certificate DER. */
+  readonly authCertSha256: string;
 
-  constructor(profile: Profile, source: string) {
+  constructor(
+    profile: Profile,
+    readonly source: string,
+  ) {
+    this.authCertSha256 = authCertSha256(profile);
     const store = new PowerCutStore(new MemoryStore());
     this.card = cardFromProfile(profile, { store, source, faults: 'answer' });
     this.faulty = new FaultyCard(this.card, store);
@@ -110,6 +119,13 @@ export class HostedCard {
 
   get trace() {
     return this.faulty.trace;
+  }
+
+  /** Records what this card sees from now on into `capture` (identified from the profile). */
+  record(capture: SessionCapture | undefined, reader?: string): void {
+    if (!capture) return;
+    capture.identify({ atr: this.card.atr(), reader, authCertSha256: this.authCertSha256, profile: this.source });
+    this.faulty.recorder = capture.recorder;
   }
 
   /** Tries left per PIN from the card's own counters: no VERIFY is sent, no try is spent. */
@@ -142,6 +158,11 @@ export class HostedCard {
       this.pinValues.sign = v;
     }
   }
+}
+
+/** SHA-256 (hex, lower case) of the profile's auth certificate DER: how a session names the card. */
+export function authCertSha256(profile: Profile): string {
+  return toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
 }
 
 function need<T>(v: T | undefined, action: string, field: string): T {

@@ -5,12 +5,15 @@
  * state store to lose the power right after a retry counter was written. Both the sim and the vpcd
  * target use them, so a fault means the same on each.
  */
+import { toHex } from '../../simulator/apdu/codec.ts';
 import { InputError } from '../../simulator/errors.ts';
 import { PowerLoss } from '../../simulator/pin/pin.ts';
 import type { SmartCard } from '../../simulator/card/types.ts';
 import type { CardStateDoc, StateStore } from '../../simulator/state/store.ts';
 import type { ApduPattern, CardEvent } from '../scenario/model.ts';
 import { assertPattern, assertSwPattern, commandMatches } from '../runner/expect.ts';
+import type { CommandOrigin } from '../session/format.ts';
+import type { SessionRecorder } from '../session/recorder.ts';
 import type { TraceEntry } from './target.ts';
 
 /**
@@ -75,6 +78,22 @@ interface Injection {
   left: number;
 }
 
+/** One line for the session's `fault` event. */
+function describeFault(event: CardEvent): string {
+  switch (event.type) {
+    case 'latency':
+      return `latency: ${event.ms} ms added to ${event.ins ? `INS ${event.ins.toUpperCase()}` : 'every command'}`;
+    case 'inject-sw':
+      return `inject-sw armed: ${event.sw.toUpperCase()} for ${event.times} matching command(s)`;
+    case 'cut-response':
+      return `cut-response armed: the next answer cut to ${event.bytes} bytes`;
+    case 'power-loss-after-counter-write':
+      return 'power-loss-after-counter-write armed';
+    default:
+      return event.type;
+  }
+}
+
 const swBytes = (sw: string): Uint8Array => Uint8Array.of(Number.parseInt(sw.slice(0, 2), 16), Number.parseInt(sw.slice(2, 4), 16));
 
 /** The card with the scenario's faults applied and every exchange traced. */
@@ -84,6 +103,10 @@ export class FaultyCard implements SmartCard {
   private readonly latency = new Map<string, number>();
   private readonly injections: Injection[] = [];
   private cutNext: number | undefined;
+  /** Where the session is recorded (`myna-hil run --record`), or undefined. */
+  recorder: SessionRecorder | undefined;
+  /** Commands the harness itself is about to send through PC/SC (vpcd), to tell them from the client's. */
+  private readonly harnessPending: Uint8Array[] = [];
 
   constructor(
     private readonly card: SmartCard,
@@ -94,17 +117,43 @@ export class FaultyCard implements SmartCard {
     return this.card.atr();
   }
   powerUp(): void {
+    this.recorder?.power('power-on');
     this.card.powerUp();
   }
   powerDown(): void {
+    this.recorder?.power('power-off');
     this.card.powerDown();
   }
   reset(): void {
+    this.recorder?.power('reset');
     this.card.reset();
+  }
+
+  /**
+   * The harness is about to send `command` through a reader (vpcd target): when it arrives it is
+   * recorded as the harness's. Exchanges through a reader carry no sender, so this is the only way
+   * to tell; a client sending the very same bytes at the same moment could be taken for the harness.
+   */
+  expectFromHarness(command: Uint8Array): void {
+    this.harnessPending.push(command.slice());
+  }
+
+  private originOf(command: Uint8Array, by: CommandOrigin | undefined): CommandOrigin {
+    if (by) return by;
+    const i = this.harnessPending.findIndex((c) => c.length === command.length && c.every((b, k) => b === command[k]));
+    if (i < 0) return 'client';
+    this.harnessPending.splice(i, 1);
+    return 'harness';
   }
 
   /** Applies a fault event; false for an event that is not a fault (remove, insert, reset). */
   apply(event: CardEvent): boolean {
+    const applied = this.applyFault(event);
+    if (applied) this.recorder?.fault(describeFault(event));
+    return applied;
+  }
+
+  private applyFault(event: CardEvent): boolean {
     switch (event.type) {
       case 'latency':
         this.latency.set(event.ins?.toUpperCase() ?? '*', event.ms);
@@ -126,22 +175,38 @@ export class FaultyCard implements SmartCard {
     }
   }
 
-  transmit(command: Uint8Array): Uint8Array {
+  /** `by`: who sent it, when the caller knows (sim); otherwise the harness's announced commands or the client. */
+  transmit(command: Uint8Array, by?: CommandOrigin): Uint8Array {
     const cmd = command.slice();
+    const seq = this.recorder?.command(cmd, this.originOf(cmd, by));
     const t0 = performance.now();
     blockFor(this.latencyFor(cmd));
     let response: Uint8Array;
+    const injected = this.takeInjection(cmd);
     try {
-      response = this.takeInjection(cmd) ?? this.card.transmit(cmd);
+      response = injected ?? this.card.transmit(cmd);
     } catch (err) {
       // Power lost mid-command: the client sees no answer at all; the trace records an empty one.
       if (err instanceof PowerLoss) this.trace.push({ command: cmd, response: new Uint8Array(0), ms: performance.now() - t0 });
+      if (seq !== undefined) {
+        if (err instanceof PowerLoss) this.recorder?.fault('power lost right after the retry counter was written', { seq, reachedCard: true });
+        this.recorder?.noResponse(seq, err instanceof PowerLoss ? 'power lost mid-command' : `the card failed: ${(err as Error)?.message ?? err}`);
+      }
       throw err;
     }
+    if (injected && seq !== undefined) {
+      this.recorder?.fault(`inject-sw: answered ${toHex(injected)} instead of the card, which did not see the command`, { seq, reachedCard: false });
+      this.recorder?.response(seq, injected, 'fault');
+    }
     if (this.cutNext !== undefined) {
+      const full = response.length;
       response = response.slice(0, this.cutNext);
       this.cutNext = undefined;
-    }
+      if (seq !== undefined && !injected) {
+        this.recorder?.fault(`cut-response: the card's answer of ${full} bytes cut to ${response.length}`, { seq, reachedCard: true });
+        this.recorder?.noResponse(seq, `response cut to ${response.length} of ${full} bytes (fault)`);
+      }
+    } else if (seq !== undefined && !injected) this.recorder?.response(seq, response);
     this.trace.push({ command: cmd, response: response.slice(), ms: performance.now() - t0 });
     return response;
   }

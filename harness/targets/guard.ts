@@ -18,11 +18,12 @@
  * and to know which lab value applies; what it does not understand makes the key unknown, and an
  * unknown key never gets the lab-value exception.
  */
-import { parseCommand, toHex } from '../../simulator/apdu/codec.ts';
+import { parseCommand } from '../../simulator/apdu/codec.ts';
 import { redactCommand } from '../../simulator/apdu/trace.ts';
 import type { ApduChannel } from '../../simulator/card/channel.ts';
 import { cmd, split } from '../flows/apdu.ts';
-import { AID, EF } from '../flows/card-ref.ts';
+import { AID } from '../flows/card-ref.ts';
+import { PIN_KEYS, SelectionTracker } from '../flows/selection.ts';
 import type { PinCounters } from '../runner/events.ts';
 import { PIN_KINDS, type CardExpect, type PinKind } from '../scenario/model.ts';
 
@@ -30,16 +31,7 @@ export const DEFAULT_FLOOR = 2;
 /** The guard's refusals map to this exit code of the runner. */
 export const GUARD_EXIT_CODE = 4;
 
-type AppName = keyof typeof AID;
-
-/** Where each user PIN lives, its retry limit and its name in messages (docs/card.md §3, §4.1). */
-export const PIN_KEYS: Readonly<Record<PinKind, { app: AppName; fid: number; max: number; label: string }>> = {
-  auth: { app: 'jpki', fid: EF.jpki.authPin, max: 3, label: 'auth PIN' },
-  sign: { app: 'jpki', fid: EF.jpki.signPin, max: 5, label: 'sign password' },
-  kenmen: { app: 'text', fid: EF.text.pin, max: 3, label: 'kenmen PIN' },
-  juki: { app: 'juki', fid: EF.juki.pin, max: 3, label: 'juki PIN' },
-  common: { app: 'common', fid: EF.common.pin, max: 3, label: 'common PIN' },
-};
+export { PIN_KEYS } from '../flows/selection.ts';
 
 /** The guard refused to send a command (exit code 4). Never carries a PIN value. */
 export class GuardRefused extends Error {
@@ -84,7 +76,7 @@ export interface GuardOptions {
   onEvent?: (event: GuardEvent) => void;
 }
 
-const ins = { select: 0xa4, readBinary: 0xb0, readRecord: 0xb2, verify: 0x20, change: 0x24, reset: 0x2c, changeKey: 0x32 } as const;
+const ins = { verify: 0x20, change: 0x24, reset: 0x2c, changeKey: 0x32 } as const;
 const SW_OK = 0x9000;
 
 const plural = (n: number): string => `${n} ${n === 1 ? 'try' : 'tries'} left`;
@@ -109,11 +101,8 @@ export class GuardedChannel implements ApduChannel {
   private readonly allowDestructive: boolean;
   private destructive: boolean;
   private readonly labPins: Partial<Record<PinKind, Uint8Array>>;
-  /** The DF and EF the card has selected, as far as the guard can tell (undefined: unknown). */
-  private df: AppName | 'other' | undefined;
-  private ef: number | undefined;
-  /** The SELECT that chose the current DF, replayed to restore the selection after {@link counters}. */
-  private dfSelect: Uint8Array | undefined;
+  /** The DF and EF the card has selected, as far as the guard can tell (docs/card.md §4.1). */
+  private readonly selection = new SelectionTracker(commandData);
   /** Serialises exchanges: a query and its command must not interleave with another caller's. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -134,9 +123,7 @@ export class GuardedChannel implements ApduChannel {
 
   /** The card was reset or reconnected: nothing is selected any more. */
   forgetSelection(): void {
-    this.df = undefined;
-    this.ef = undefined;
-    this.dfSelect = undefined;
+    this.selection.forget();
   }
 
   transmit(command: Uint8Array): Promise<Uint8Array> {
@@ -151,7 +138,7 @@ export class GuardedChannel implements ApduChannel {
    */
   counters(): Promise<PinCounters> {
     return this.serial(async () => {
-      const restore = { dfSelect: this.dfSelect, ef: this.ef };
+      const restore = { dfSelect: this.selection.dfSelect, ef: this.selection.ef };
       const out: PinCounters = {};
       for (const pin of PIN_KINDS) {
         const key = PIN_KEYS[pin];
@@ -204,13 +191,13 @@ export class GuardedChannel implements ApduChannel {
   /** Sends one command and follows what it selected. */
   private async exchange(command: Uint8Array): Promise<Uint8Array> {
     const response = await this.inner.transmit(command);
-    this.track(command, response);
+    this.selection.track(command, response);
     return response;
   }
 
   private async guarded(command: Uint8Array): Promise<Uint8Array> {
     const p2 = command[3];
-    const target = this.keyAt(p2);
+    const target = this.selection.keyAt(p2);
     const name = target.pin ? PIN_KEYS[target.pin].label : target.label;
     const tries = triesOf(await this.exchange(Uint8Array.of(0x00, ins.verify, 0x00, p2)));
     const shown = redactCommand(command);
@@ -240,60 +227,15 @@ export class GuardedChannel implements ApduChannel {
       return false;
     }
   }
-
-  /** The key a P2 names: `80` the current EF, `80` + SFI that EF of the current DF (FID = SFI here). */
-  private keyAt(p2: number): { pin?: PinKind; label: string } {
-    const fid = p2 === 0x80 ? this.ef : p2 > 0x80 && p2 <= 0x9e ? p2 & 0x1f : undefined;
-    const df = this.df;
-    if (fid === undefined || df === undefined || df === 'other') return { label: 'current key (not known to the guard)' };
-    const pin = PIN_KINDS.find((k) => PIN_KEYS[k].app === df && PIN_KEYS[k].fid === fid);
-    return { pin, label: `key ${toHex(Uint8Array.of(fid >> 8, fid & 0xff))} of the ${df} AP` };
-  }
-
-  /** Follows the selection from what the card answered; whatever is not understood becomes unknown. */
-  private track(command: Uint8Array, response: Uint8Array): void {
-    if (command.length < 4) return;
-    const sw = response.length >= 2 ? split(response).sw : -1;
-    if (command[1] === ins.select) {
-      this.trackSelect(command, sw);
-      return;
-    }
-    const sfi = sfiNamed(command);
-    if (sfi === undefined) return;
-    // a command that reaches an EF by SFI makes it the current EF (docs/card.md §4.1, §5)
-    this.ef = sw === SW_OK || sw >> 4 === 0x63c ? sfi : undefined;
-  }
-
-  private trackSelect(command: Uint8Array, sw: number): void {
-    let data: Uint8Array | undefined;
-    try {
-      data = parseCommand(command).data;
-    } catch {
-      data = undefined;
-    }
-    const p1 = command[2];
-    if (sw !== SW_OK || !data) {
-      this.forgetSelection();
-    } else if (p1 === 0x04) {
-      const aid = data;
-      this.df = (Object.keys(AID) as AppName[]).find((app) => equalBytes(AID[app], aid)) ?? 'other';
-      this.ef = undefined;
-      this.dfSelect = command.slice();
-    } else if (p1 === 0x02 && data.length === 2) {
-      this.ef = (data[0] << 8) | data[1];
-    } else {
-      this.forgetSelection();
-    }
-  }
 }
 
-/** The SFI a command names in P2 (VERIFY, changes: `80` + SFI) or P1 / P2 (READ BINARY, READ RECORD). */
-function sfiNamed(command: Uint8Array): number | undefined {
-  const [, i, p1, p2] = command;
-  if ((i === ins.verify || i === ins.change || i === ins.changeKey || i === ins.reset) && p2 > 0x80 && p2 <= 0x9e) return p2 & 0x1f;
-  if (i === ins.readBinary && p1 & 0x80) return p1 & 0x1f;
-  if (i === ins.readRecord && p2 >> 3) return p2 >> 3;
-  return undefined;
+/** A command's data as the simulator's codec parses it; undefined when malformed. */
+export function commandData(command: Uint8Array): Uint8Array | undefined {
+  try {
+    return parseCommand(command).data;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Tries left from a query's answer `63 Cx`, or undefined for any other answer. */

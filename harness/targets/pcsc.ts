@@ -31,7 +31,9 @@ import { openPcsc, type PcscCard, type PcscContext } from '../pcsc/index.ts';
 import { pcscChannel } from '../pcsc/channel.ts';
 import type { PinCounters } from '../runner/events.ts';
 import type { CardExpect, CardSetup, PinKind } from '../scenario/model.ts';
-import { GUARD_EXIT_CODE, GuardedChannel, type GuardEvent, GuardRefused, type UnexpectedDrop } from './guard.ts';
+import type { SessionCapture } from '../session/capture.ts';
+import type { CommandOrigin } from '../session/format.ts';
+import { GUARD_EXIT_CODE, GuardedChannel, type GuardEvent, GuardRefused, isGuarded, type UnexpectedDrop } from './guard.ts';
 import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
 
 /** The environment cannot run the target (no pcscd, no such reader, no card): exit code 3. */
@@ -92,6 +94,13 @@ export class PcscTarget implements Target {
   private readerName: string | undefined;
   private card: PcscCard | undefined;
   private guard: GuardedChannel | undefined;
+  /** The current scenario's recorded session (`run --record`), or undefined. */
+  private capture: SessionCapture | undefined;
+  /**
+   * Commands handed to the guard and not yet answered, in the guard's order (it serialises): what
+   * reaches the card is one of them, the guard's query for the first of them, or the harness's own.
+   */
+  private readonly pending: Array<{ command: Uint8Array; by: CommandOrigin }> = [];
 
   /** Throws InputError (exit 2) for a bad regex, allow-list or PIN source, before touching PC/SC. */
   constructor(private readonly options: PcscTargetOptions) {
@@ -123,13 +132,19 @@ export class PcscTarget implements Target {
    * Connects (the first time) or warm-resets the card (later scenarios start from a fresh card
    * session, as on the simulator), then checks the card against the allow-list.
    */
-  async prepare(setup: CardSetup, _baseDir: string, scenario: { destructive: boolean } = { destructive: false }): Promise<PreparedCard> {
+  async prepare(
+    setup: CardSetup,
+    _baseDir: string,
+    scenario: { destructive: boolean; capture?: SessionCapture } = { destructive: false },
+  ): Promise<PreparedCard> {
     if (setup.pins || setup.behaviour) {
       throw new Error('a physical card cannot be set up with pins: or behaviour: (the runner reports such scenarios not applicable on pcsc)');
     }
+    this.capture = scenario.capture;
     const guard = await this.connect();
     guard.setScenario(scenario);
-    await this.checkAllowed(guard);
+    const hash = await this.checkAllowed(this.sentBy('harness', guard));
+    this.capture?.identify({ atr: this.ctx?.readerState(this.readerName!)?.atr ?? '', reader: this.readerName, authCertSha256: hash });
     const trace: TraceEntry[] = [];
     // A refusal stops the run even when a client caught it (a module client that turns it into its
     // own exit code): the runner asks checkDrop after every step.
@@ -138,8 +153,10 @@ export class PcscTarget implements Target {
       if (err instanceof GuardRefused) refused ??= err;
       throw err;
     };
+    const client = this.sentBy('client', guard);
     return {
-      channel: tracing({ transmit: (command) => guard.transmit(command).catch(remember) }, trace),
+      channel: tracing({ transmit: (command) => client.transmit(command).catch(remember) }, trace),
+      harnessChannel: tracing({ transmit: (command) => this.sentBy('harness', guard).transmit(command).catch(remember) }, trace),
       reader: this.clientReader(),
       pinValues: { ...this.pins },
       trace,
@@ -147,7 +164,52 @@ export class PcscTarget implements Target {
       checkDrop: (before, after, expected) => refused ?? guard.checkDrop(before, after, expected),
       event: () => Promise.reject(new Error('card events are not possible on a physical card (capability "events")')),
       issuer: () => Promise.reject(new Error('issuer actions are not possible on a physical card (capability "issuer")')),
-      close: async () => {},
+      close: async () => {
+        this.capture = undefined;
+      },
+    };
+  }
+
+  /** The guard's channel, telling the session recorder who sent each command. */
+  private sentBy(by: CommandOrigin, guard: GuardedChannel): ApduChannel {
+    return {
+      transmit: async (command) => {
+        const entry = { command, by };
+        this.pending.push(entry);
+        try {
+          return await guard.transmit(command);
+        } finally {
+          this.pending.splice(this.pending.indexOf(entry), 1);
+        }
+      },
+    };
+  }
+
+  /** Who sent a command that reaches the card (see {@link pending}); the guard's counters() are the harness's. */
+  private originOf(command: Uint8Array): CommandOrigin {
+    const head = this.pending[0];
+    if (!head) return 'harness';
+    if (head.command.length === command.length && head.command.every((b, i) => b === command[i])) return head.by;
+    const isQuery = command.length === 4 && command[1] === 0x20 && command[2] === 0x00 && command[3] === head.command[3];
+    return isQuery && isGuarded(head.command) ? 'guard' : 'harness';
+  }
+
+  /** The card's side of the guard: every exchange the card sees goes into the session, when one is recorded. */
+  private recording(inner: ApduChannel): ApduChannel {
+    return {
+      transmit: async (command) => {
+        const rec = this.capture?.recorder;
+        if (!rec) return inner.transmit(command);
+        const seq = rec.command(command, this.originOf(command));
+        try {
+          const response = await inner.transmit(command);
+          rec.response(seq, response);
+          return response;
+        } catch (err) {
+          rec.noResponse(seq, `the reader failed: ${(err as Error)?.message ?? err}`);
+          throw err;
+        }
+      },
     };
   }
 
@@ -177,6 +239,7 @@ export class PcscTarget implements Target {
 
   private async connect(): Promise<GuardedChannel> {
     if (this.card && this.guard) {
+      this.capture?.recorder.power('reset');
       await this.card.reconnect('reset');
       this.guard.forgetSelection();
       return this.guard;
@@ -194,17 +257,20 @@ export class PcscTarget implements Target {
     } catch (err) {
       throw new TargetEnvironmentError(`no usable card in "${reader}": ${(err as Error).message}`);
     }
-    this.guard = new GuardedChannel(pcscChannel(this.card), {
+    this.guard = new GuardedChannel(this.recording(pcscChannel(this.card)), {
       floor: this.options.floor,
       allowDestructive: this.options.allowDestructive,
       labPins: this.pins,
-      onEvent: this.options.onGuardEvent,
+      onEvent: (event) => {
+        this.capture?.recorder.guard(event);
+        this.options.onGuardEvent?.(event);
+      },
     });
     return this.guard;
   }
 
-  /** Reads the auth certificate (no PIN needed) and refuses a card whose SHA-256 the lab did not allow. */
-  private async checkAllowed(channel: ApduChannel): Promise<void> {
+  /** Reads the auth certificate (no PIN needed) and refuses a card whose SHA-256 the lab did not allow; returns the hash. */
+  private async checkAllowed(channel: ApduChannel): Promise<string> {
     const session = new FlowSession(channel);
     let der: Uint8Array;
     try {
@@ -224,6 +290,7 @@ export class PcscTarget implements Target {
         hash,
       );
     }
+    return hash;
   }
 }
 

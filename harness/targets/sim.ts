@@ -5,6 +5,7 @@
  */
 import type { ApduChannel } from '../../simulator/card/channel.ts';
 import type { CardEvent, CardSetup } from '../scenario/model.ts';
+import type { SessionCapture } from '../session/capture.ts';
 import { cachedGenerator, HostedCard, type ProfileSource, scenarioProfile } from './card-host.ts';
 import type { Capability, PreparedCard, Target } from './target.ts';
 
@@ -37,9 +38,11 @@ export function simTarget(options: SimTargetOptions = {}): Target {
     kind: 'sim',
     capabilities: SIM_CAPABILITIES,
     check: async () => undefined,
-    async prepare(setup: CardSetup, baseDir: string): Promise<PreparedCard> {
+    async prepare(setup: CardSetup, baseDir: string, scenario?: { capture?: SessionCapture }): Promise<PreparedCard> {
       const { profile, name } = await scenarioProfile(setup, baseDir, profiles);
-      return simCard(new HostedCard(profile, name));
+      const host = new HostedCard(profile, name);
+      host.record(scenario?.capture);
+      return simCard(host);
     },
     close: async () => {},
   };
@@ -47,18 +50,21 @@ export function simTarget(options: SimTargetOptions = {}): Target {
 
 function simCard(host: HostedCard): PreparedCard {
   let present = true;
-  const channel: ApduChannel = {
+  // in process, the target knows who sends: the client's channel and the harness's own
+  const channelFor = (by: 'client' | 'harness'): ApduChannel => ({
     transmit: async (command) => {
       if (!present) throw new CardAbsent();
-      return host.faulty.transmit(command);
+      return host.faulty.transmit(command, by);
     },
-  };
+  });
   return {
-    channel,
+    channel: channelFor('client'),
+    harnessChannel: channelFor('harness'),
     pinValues: host.pinValues,
     trace: host.trace,
     counters: async () => host.counters(),
     async event(event: CardEvent) {
+      if (event.type === 'remove' || event.type === 'insert') host.faulty.recorder?.power(event.type);
       if (event.type === 'remove') {
         present = false;
         host.faulty.powerDown();

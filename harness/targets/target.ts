@@ -7,6 +7,7 @@
 import type { ApduChannel } from '../../simulator/card/channel.ts';
 import type { CardEvent, CardExpect, CardSetup, PinKind } from '../scenario/model.ts';
 import type { PinCounters } from '../runner/events.ts';
+import type { SessionCapture } from '../session/capture.ts';
 
 export type Capability =
   | 'choose-card' // make the card the scenario asks for (card.variant, card.profile)
@@ -26,8 +27,13 @@ export interface TraceEntry {
 }
 
 export interface PreparedCard {
-  /** For the harness's own card actions and for module clients. */
+  /** For module clients (and the harness's own card actions when there is no {@link harnessChannel}). */
   channel: ApduChannel;
+  /**
+   * For the harness's own card actions, where the target can tell them apart from a client's in the
+   * recorded session (`by: 'harness'`). Optional: without it the runner uses {@link channel}.
+   */
+  harnessChannel?: ApduChannel;
   /** The PC/SC reader name exec clients use (vpcd, pcsc); undefined on sim. */
   reader?: string;
   /** The run's PIN values (masked in every output); from the profile on sim/vpcd, from the lab on pcsc. */
@@ -61,7 +67,9 @@ export interface Target {
   /**
    * A card in the state the scenario's `card:` asks for. `baseDir` resolves a relative profile path.
    * `scenario.destructive` (with the run's `--allow-destructive`) lets the pcsc guard spend last tries.
+   * `scenario.capture` records the session (`myna-hil run --record`): the target identifies the card
+   * to it and records what the card sees from then on, until the card is closed.
    */
-  prepare(setup: CardSetup, baseDir: string, scenario?: { destructive: boolean }): Promise<PreparedCard>;
+  prepare(setup: CardSetup, baseDir: string, scenario?: { destructive: boolean; capture?: SessionCapture }): Promise<PreparedCard>;
   close(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { checkPcscEnv } from '../pcsc/env.ts';
 import { waitFor } from '../wait.ts';
 import { openPcsc, type PcscCard, type PcscContext, vpcdReaderName } from '../pcsc/index.ts';
 import type { CardEvent, CardSetup } from '../scenario/model.ts';
+import type { SessionCapture } from '../session/capture.ts';
 import { cachedGenerator, HostedCard, type ProfileSource, scenarioProfile } from './card-host.ts';
 import { SIM_CAPABILITIES } from './sim.ts';
 import type { Capability, PreparedCard, Target } from './target.ts';
@@ -51,7 +52,7 @@ export function vpcdTarget(options: VpcdTargetOptions = {}): Target {
       }
       return undefined;
     },
-    async prepare(setup: CardSetup, baseDir: string): Promise<PreparedCard> {
+    async prepare(setup: CardSetup, baseDir: string, scenario?: { capture?: SessionCapture }): Promise<PreparedCard> {
       const { profile, name } = await scenarioProfile(setup, baseDir, profiles);
       const c = await context();
       // The previous scenario's card must be out first, or a client could talk to the old one.
@@ -61,6 +62,7 @@ export function vpcdTarget(options: VpcdTargetOptions = {}): Target {
         throw new Error(`another card is in "${reader}" (is a myna-hil serve or another run using vpcd slot ${slot}?); stop it, or run on another --slot`);
       }
       const host = new HostedCard(profile, name);
+      host.record(scenario?.capture, reader);
       const transport = new VpcdTransport({ card: host.faulty, slot, logger: quiet });
       try {
         await transport.start();
@@ -144,7 +146,16 @@ class VpcdCard {
     },
   };
 
+  /** The harness's own card actions: announced to the card's recorder so that they are recorded as `by: 'harness'`. */
+  readonly harnessChannel: ApduChannel = {
+    transmit: (command) => {
+      if (this.host.faulty.recorder) this.host.faulty.expectFromHarness(command);
+      return this.channel.transmit(command);
+    },
+  };
+
   private async event(event: CardEvent): Promise<void> {
+    if (event.type === 'remove' || event.type === 'insert') this.host.faulty.recorder?.power(event.type);
     if (event.type === 'remove') {
       await this.drop();
       await this.transport.remove();
@@ -159,6 +170,7 @@ class VpcdCard {
   prepared(): PreparedCard {
     return {
       channel: this.channel,
+      harnessChannel: this.harnessChannel,
       reader: this.reader,
       pinValues: this.host.pinValues,
       trace: this.host.trace,

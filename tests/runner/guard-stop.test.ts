@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClientRunInput } from '../../harness/clients/client.ts';
 import type { CardSetup } from '../../harness/scenario/model.ts';
 import type { PreparedCard, Target } from '../../harness/targets/target.ts';
+import type { ApduChannel } from '../../simulator/card/channel.ts';
 import { waitFor } from '../support/wait.ts';
 import { result, run, scenario, sim } from './fixtures.ts';
 
@@ -85,15 +86,16 @@ describe('the guard stops the run', () => {
   });
 
   it('a refused PIN command: exit 4 even when a later scenario would pass', async () => {
-    const { target } = wrapped((card) => ({
-      ...card,
-      channel: {
+    const { target } = wrapped((card) => {
+      const refusing: ApduChannel = {
         transmit: async (cmd) => {
           if (cmd[1] === 0x20 && cmd.length > 5) throw new Refused('guard refused: auth PIN has 1 try left');
           return card.channel.transmit(cmd);
         },
-      },
-    }));
+      };
+      // the harness's card actions go through harnessChannel where the target has one
+      return { ...card, channel: refusing, harnessChannel: refusing };
+    });
     const r = await run([scenario({ steps: [{ kind: 'card', action: { do: 'verify', pin: 'auth', value: '{pins.auth}' } }] }), scenario({ steps: [] })], {
       target,
     });

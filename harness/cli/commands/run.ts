@@ -15,6 +15,7 @@ import { runScenarios } from '../../runner/run.ts';
 import { findScenarioFiles, loadManifest, loadScenarios } from '../../scenario/load.ts';
 import type { ClientManifest, Scenario } from '../../scenario/model.ts';
 import type { Target } from '../../targets/target.ts';
+import { HARNESS_VERSION } from '../../version.ts';
 
 interface Args {
   paths: string[];
@@ -30,6 +31,7 @@ interface Args {
   'allow-cards-file'?: string;
   'allow-destructive': boolean;
   pins?: string;
+  record?: string;
 }
 
 /** The manifest: --clients, else a clients.yaml beside the first scenario path (a suite's default). */
@@ -98,6 +100,11 @@ const cmd: CommandModule<object, Args> = {
         type: 'string',
         describe: "--target pcsc: the physical card's PIN values, JSON or KEY=VALUE lines (else MYNA_HIL_PIN_AUTH, _SIGN, _JUKI, _KENMEN)",
       })
+      .option('record', {
+        type: 'string',
+        describe: "Record each scenario's card session (JSON Lines, PIN data masked) in this directory (default <out>/sessions); see docs/sessions.md",
+      })
+      .example('$0 run --record', 'the example suite, one session file per scenario in reports/sessions')
       .example('$0 run', 'the example suite with the reference kiosk on the in-process card')
       .example('$0 run scenarios/examples --clients scenarios/examples/clients-faulty.yaml', 'the same suite against the faulty kiosk: fails')
       .example('$0 run scenarios/examples --grep CLIENT-012 --reporter console', 'one scenario, console only')
@@ -120,7 +127,10 @@ const cmd: CommandModule<object, Args> = {
     };
     let exitCode: number;
     try {
-      exitCode = (await runScenarios(scenarios, { target, manifest, runClient, emit, grep: args.grep, bail: args.bail })).exitCode;
+      const record = args.record === undefined ? undefined : { dir: resolve(args.record || join(args.out, 'sessions')) };
+      exitCode = (
+        await runScenarios(scenarios, { target, manifest, runClient, emit, grep: args.grep, bail: args.bail, harnessVersion: HARNESS_VERSION, record })
+      ).exitCode;
     } finally {
       await target.close();
     }

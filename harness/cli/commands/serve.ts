@@ -17,6 +17,7 @@ interface ServeArgs {
   'quick-ack': boolean;
   control?: string;
   verbose: boolean;
+  record?: string;
 }
 
 export interface ServeCommandDeps {
@@ -81,6 +82,11 @@ export function createServeCommand(overrides: Partial<ServeCommandDeps> = {}): C
           defaultDescription: defaultControlPath(0).replace('slot0', 'slot<N>'),
         })
         .option('verbose', { type: 'boolean', default: false, alias: 'v', describe: 'Also log the GET ATR presence polls (every 0.4 s)' })
+        .option('record', {
+          type: 'string',
+          normalize: true,
+          describe: 'Record the session (what the card saw, PIN data masked) to this JSON Lines file; see docs/sessions.md',
+        })
         .check((a) => {
           if (!Number.isInteger(a.slot) || a.slot < 0 || a.slot > 15)
             throw new InputError(`--slot ${a.slot}: a vpcd slot is 0..15 (Debian's vpcd has 0 and 1)`);
@@ -115,6 +121,7 @@ export function createServeCommand(overrides: Partial<ServeCommandDeps> = {}): C
         )
         .example('$0 serve --card card.json --state card.state.json', 'serve into "Virtual PCD 00 00"')
         .example('$0 serve --card a.json --slot 1 --no-quick-ack', 'second reader, without the stall fix')
+        .example('$0 serve --card card.json --record session.jsonl', 'serve and record what the card sees (replay it with myna-hil replay)')
         .example('$0 serve --card card.json --reversed', 'vpcd reversed mode (card listens on 127.0.0.1:35963)') as unknown as Argv<ServeArgs>,
     handler: async (a: ServeArgs) => {
       const running = await startServe(
@@ -129,6 +136,7 @@ export function createServeCommand(overrides: Partial<ServeCommandDeps> = {}): C
           quickAck: a['quick-ack'],
           control: a.control,
           verbose: a.verbose,
+          record: a.record,
         },
         deps.buildCard,
         deps.io,
