@@ -136,7 +136,7 @@ describe('VpcdTransport with an asynchronous card', () => {
 
   it('closes the connection when the card rejects with PowerLoss (vpcd sees a card that died mid-APDU, never a freeze)', async () => {
     const { card, peer, transport } = await setup();
-    const lost = nextEvent(transport, 'power-loss');
+    const lost = nextEvent<[{ reason: string }]>(transport, 'power-loss');
     await peer.send(apdu(1));
     await waitFor(() => card.pending.length === 1, { what: 'the APDU at the card' });
     card.pending[0].fail(powerLoss());
@@ -149,7 +149,7 @@ describe('VpcdTransport with an asynchronous card', () => {
     const { card, peer, transport } = await setup(64);
     peer.push(apdu(0));
     await waitFor(() => card.pending.length === 1, { what: 'the first APDU at the card' });
-    const error = nextEvent(transport, 'protocol-error');
+    const error = nextEvent<[{ reason: string }]>(transport, 'protocol-error');
     for (let n = 1; n <= 20; n++) peer.push(apdu(n)); // 140 bytes, never answered: over the cap of 64
     expect((await error)[0].reason).toMatch(/bytes queued .* over the limit of 64/);
     await peer.waitClosed();
