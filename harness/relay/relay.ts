@@ -114,6 +114,25 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   return relay;
 }
 
+/**
+ * The one physical reader the regex matches, the relay's own virtual reader excluded (a relay to itself
+ * would loop); throws an Error naming the readers when there is none or several, or no virtual reader.
+ */
+export async function choosePhysicalReader(ctx: PcscContext, re: RegExp, source: string, virtualReader: string, timeoutMs: number): Promise<string> {
+  const readers = await ctx.listReaders({ timeoutMs });
+  // every reader's status thread running before anything can fail: a context closed while one is
+  // still starting can miss its cancellation, and the thread then keeps the process alive
+  for (const r of readers) await ctx.waitForReader(r, { timeoutMs });
+  if (!readers.includes(virtualReader)) throw new Error(`pcscd has no reader "${virtualReader}" for the relay's virtual card (is vpcd installed and started?)`);
+  const match = matchOneReader(
+    readers.filter((r) => r !== virtualReader),
+    re,
+    source,
+  );
+  if ('error' in match) throw new Error(match.error);
+  return match.reader;
+}
+
 class RelayImpl implements Relay {
   readonly slot: number;
   readonly virtualReader: string;
@@ -190,17 +209,7 @@ class RelayImpl implements Relay {
   async start(): Promise<void> {
     try {
       this.ctx = await openPcsc();
-      const readers = await this.ctx.listReaders({ timeoutMs: this.timeoutMs });
-      if (!readers.includes(this.virtualReader))
-        throw new Error(`pcscd has no reader "${this.virtualReader}" for the relay's virtual card (is vpcd installed? slot ${this.slot})`);
-      // the relay's own reader is never its physical one: that would relay to itself
-      const match = matchOneReader(
-        readers.filter((r) => r !== this.virtualReader),
-        this.readerRe,
-        this.options.reader,
-      );
-      if ('error' in match) throw new Error(match.error);
-      this.physicalReader = match.reader;
+      this.physicalReader = await choosePhysicalReader(this.ctx, this.readerRe, this.options.reader, this.virtualReader, this.timeoutMs);
       const own = await this.ctx.waitForReader(this.virtualReader, { timeoutMs: this.timeoutMs });
       if (own.present)
         throw new Error(`a card is already in "${this.virtualReader}" (another myna-hil serve or relay on slot ${this.slot}?); stop it or use another --slot`);
@@ -404,8 +413,8 @@ class RelayImpl implements Relay {
         return;
       }
       this.notAllowed.push(err);
+      if (first) throw err; // startRelay fails with it: no virtual card at all
       this.emit({ type: 'not-allowed', message: `${err.message}; the card stays out of "${this.virtualReader}"` });
-      if (first) throw err;
       return;
     }
     this.startRecording(hash);
