@@ -15,7 +15,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
 import { carriesPin } from '../../simulator/apdu/trace.ts';
 import { resetCounter } from '../../simulator/issuer/issuer.ts';
+import { cardFromProfile } from '../../simulator/card/build.ts';
+import type { SmartCard } from '../../simulator/card/types.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
+import { VpcdTransport } from '../../simulator/transport/vpcd/transport.ts';
 import type { VpcdExchange } from '../../simulator/transport/vpcd/messages.ts';
 import { sha256 } from '../../harness/flows/card-ref.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
@@ -26,12 +29,36 @@ import { CardNotAllowed } from '../../harness/targets/lab.ts';
 import { testProfile } from '../support/card.ts';
 import { describeOpensc, OPENSC_MODULE, openscMissing, parseSlots, runTool, signArgs } from '../support/opensc.ts';
 import { acquirePcscLock } from '../support/pcsc-env.ts';
-import { AID, serveRealCard, type ServedCard, txHex, verifyApdu, wrongPin } from '../support/real-card.ts';
+import { AID, type ServedCard, txHex, verifyApdu, wrongPin } from '../support/real-card.ts';
+import { waitFor } from '../support/wait.ts';
 
 const R0 = vpcdReaderName(0);
 const R1 = vpcdReaderName(1);
 const PHYSICAL = '^Virtual PCD 00 01$';
 const TOOLS = ['/usr/bin/pkcs11-tool', '/usr/bin/openssl'];
+
+/** Set to make the stand-in card lose power on its next APDU (a physical card pulled mid-command). */
+let dieNext = false;
+
+/** The stand-in card in slot 1: the simulator, behind a switch that makes it die mid-APDU once. */
+async function serveStandIn(profile: Profile): Promise<ServedCard> {
+  const card = cardFromProfile(profile);
+  const port: SmartCard = {
+    atr: () => card.atr(),
+    powerUp: () => card.powerUp(),
+    powerDown: () => card.powerDown(),
+    reset: () => card.reset(),
+    transmit: (command) => {
+      if (!dieNext) return card.transmit(command);
+      dieNext = false;
+      throw Object.assign(new Error('the stand-in card was pulled mid-APDU'), { name: 'PowerLoss' });
+    },
+  };
+  const warnings: string[] = [];
+  const transport = new VpcdTransport({ card: port, slot: 1, logger: { info: () => {}, warn: (m) => warnings.push(m) } });
+  await transport.start();
+  return { card, transport, warnings, stop: () => transport.stop() };
+}
 
 /** What the stand-in card saw, as the recorder writes it: PIN-carrying commands as their header only. */
 function standInTrace(exchanges: VpcdExchange[]): Array<[string, string]> {
@@ -73,7 +100,7 @@ describeOpensc(TOOLS, 'the relay: a vpcd reader in front of a "physical" reader 
     ctx = await openPcsc();
     await ctx.waitForCard(R0, 'absent', { timeoutMs: 10_000 });
     await ctx.waitForCard(R1, 'absent', { timeoutMs: 10_000 });
-    standIn = await serveRealCard(profile, { slot: 1 });
+    standIn = await serveStandIn(profile);
     standIn.transport.on('exchange', (e) => seen.push(e));
     await ctx.waitForCard(R1, 'present');
     relay = await startRelay({
@@ -97,7 +124,7 @@ describeOpensc(TOOLS, 'the relay: a vpcd reader in front of a "physical" reader 
     release();
   });
 
-  it('checks the card against the allow-list before the virtual card is inserted, and records the header', () => {
+  it('checks the card against the allow-list before the virtual card is inserted, and records the header', async () => {
     const header = sink.lines[0];
     expect(header).toMatchObject({ type: 'header', target: 'relay', reader: R1, card: { authCertSha256: authHash } });
     expect(header.type === 'header' && header.atr).toBe(toHex(standIn.card.atr()));
@@ -107,7 +134,7 @@ describeOpensc(TOOLS, 'the relay: a vpcd reader in front of a "physical" reader 
     expect(first).toMatchObject({ apdu: `00A4040C0A${AID.jpki}`, by: 'harness' });
     expect(events[0]).toEqual({ type: 'inserted', atr: toHex(standIn.card.atr()), authCertSha256: authHash });
     // the virtual reader shows the physical card's ATR
-    expect(toHex(ctx.readerState(R0)!.atr)).toBe(toHex(standIn.card.atr()));
+    expect(toHex((await ctx.waitForCard(R0, 'present')).atr)).toBe(toHex(standIn.card.atr()));
   });
 
   it("pkcs11-tool signs through the relay's reader; openssl verifies the signature with the card's certificate", async () => {
@@ -184,6 +211,33 @@ describeOpensc(TOOLS, 'the relay: a vpcd reader in front of a "physical" reader 
     } finally {
       await h.disconnect('leave');
       resetCounter(standIn.card, 'auth');
+    }
+  });
+
+  it("a physical transmit that fails (the card dies mid-APDU) ends the client's card session, never freezes it; the card comes back checked again", async () => {
+    const removedBefore = events.filter((e) => e.type === 'removed').length;
+    const insertedBefore = events.filter((e) => e.type === 'inserted').length;
+    const h = await ctx.connect(R0);
+    dieNext = true;
+    const outcome = await h.transmit(Uint8Array.from(Buffer.from(`00A4040C0A${AID.jpki}`, 'hex'))).then(
+      (r) => `answered ${toHex(r) || 'nothing'}`,
+      (err: Error) => `failed: ${err.message}`,
+    );
+    await h.disconnect('leave').catch(() => {});
+    // vpcd gave the client an empty answer or an error, never a made-up status word, and did not hang
+    expect(outcome).toMatch(/^answered nothing$|^failed: /);
+    expect(sink.lines.some((l) => l.type === 'no-response')).toBe(true);
+    await waitFor(() => events.filter((e) => e.type === 'removed').length > removedBefore, { timeoutMs: 10_000, what: 'the virtual card removed' });
+    await waitFor(() => events.filter((e) => e.type === 'inserted').length > insertedBefore, {
+      timeoutMs: 15_000,
+      what: 'the card checked and inserted again',
+    });
+    await ctx.waitForCard(R0, 'present');
+    const again = await ctx.connect(R0);
+    try {
+      expect(await txHex(again, `00A4040C0A${AID.jpki}`)).toBe('9000');
+    } finally {
+      await again.disconnect('leave');
     }
   });
 
