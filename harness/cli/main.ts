@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<{ default: AnyCommand }>> = {
   demo: () => import('./commands/demo.ts'),
   issuer: () => import('./commands/issuer.ts'),
   replay: () => import('./commands/replay.ts'),
+  relay: () => import('./commands/relay.ts'),
   run: () => import('./commands/run.ts'),
   serve: () => import('./commands/serve.ts'),
   session: () => import('./commands/session.ts'),
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     .example('$0 card new --out card.json', 'make a card profile (holder, PINs, keys, certificates)')
     .example('$0 serve --card card.json --state card.state.json', 'put the card in the PC/SC reader "Virtual PCD 00 00"')
     .example('$0 issuer status --card card.json --state card.state.json', 'retry counters and locks')
+    .example('$0 relay --reader "SONY" --allow-cards-file lab-cards.txt', 'a physical card for any PC/SC client, guarded, on "Virtual PCD 00 00"')
     .epilog('Each command has --help with its options and examples.')
     .recommendCommands()
     .help()

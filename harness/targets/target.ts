@@ -60,7 +60,7 @@ export interface PreparedCard {
 }
 
 export interface Target {
-  readonly kind: 'sim' | 'vpcd' | 'pcsc';
+  readonly kind: 'sim' | 'vpcd' | 'pcsc' | 'relay';
   readonly capabilities: ReadonlySet<Capability>;
   /** Why the environment cannot run this target (no pcscd, no reader), or undefined. Exit code 3. */
   check(): Promise<string | undefined>;

@@ -17,3 +17,23 @@ export interface SmartCard {
    */
   transmit(command: Uint8Array): Uint8Array;
 }
+
+/** A value now, or later. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * A card whose answers may come later: a card on the far side of something asynchronous (the relay's
+ * physical card behind PC/SC, harness/relay). Same contract as {@link SmartCard}; a promise that
+ * rejects is what a throw is for the synchronous card (an APDU answered 6F 00; a rejection named
+ * `PowerLoss` closes the vpcd connection, simulator/transport/vpcd/messages.ts).
+ */
+export interface AsyncSmartCard {
+  atr(): MaybePromise<Uint8Array>;
+  powerUp(): MaybePromise<void>;
+  powerDown(): MaybePromise<void>;
+  reset(): MaybePromise<void>;
+  transmit(command: Uint8Array): MaybePromise<Uint8Array>;
+}
+
+/** What the vpcd transport serves: a synchronous card (the simulator) or an asynchronous one (the relay). */
+export type CardPort = SmartCard | AsyncSmartCard;

@@ -8,7 +8,6 @@
  * PIN values appear only on the tools' command lines (these are test cards); messages redact them.
  * Needs `bash scripts/pcsc-stack.sh start` (the stack script also installs OpenSC).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes, verify, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,43 +18,14 @@ import type { Profile } from '../../simulator/profile/schema.ts';
 import { FileStore } from '../../simulator/state/store.ts';
 import type { VpcdExchange } from '../../simulator/transport/vpcd/messages.ts';
 import { testProfile } from '../support/card.ts';
-import { describeOpensc, OPENSC_MODULE, openscMissing } from '../support/opensc.ts';
+import { describeOpensc, OPENSC_MODULE, openscMissing, parseSlots, type Run, runTool as run, type Slot, signArgs } from '../support/opensc.ts';
 import { acquirePcscLock } from '../support/pcsc-env.ts';
-import { hex, redactArgs, serveRealCard, type ServedCard } from '../support/real-card.ts';
+import { hex, serveRealCard, type ServedCard } from '../support/real-card.ts';
 
 const R0 = vpcdReaderName(0);
 const TOOLS = ['/usr/bin/opensc-tool', '/usr/bin/pkcs15-tool', '/usr/bin/pkcs11-tool', '/usr/bin/openssl'];
 const AUTH_TOKEN = 'JPKI (User Authentication PIN)';
 const SIGN_TOKEN = 'JPKI (Digital Signature PIN)';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** The command line with PIN values redacted, and the output: for assertion messages. */
-  what: string;
-}
-
-/** Runs a tool with a deadline, without blocking the event loop (the card answers from it). */
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs); // deadline: a hung tool is killed
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = [cmd, ...redactArgs(args)].join(' ');
-      resolve({ code, stdout, stderr, what: `${line} → exit ${code ?? signal}\n--- stdout\n${stdout}--- stderr\n${stderr}` });
-    });
-  });
-}
 
 /** `pkcs15-tool --list-pins` output, one entry per PIN object. */
 function parsePins(out: string): Map<string, { id: string; triesLeft: number; minLen: number; maxLen: number; reference: number }> {
@@ -74,53 +44,6 @@ function parsePins(out: string): Map<string, { id: string; triesLeft: number; mi
     });
   }
   return pins;
-}
-
-interface Slot {
-  index: number;
-  id: string;
-  reader: string;
-  token?: string;
-  flags?: string;
-}
-
-/** `pkcs11-tool -L` output: every slot, empty readers included (docs/card.md §10.5: --slot-index counts them all). */
-function parseSlots(out: string): Slot[] {
-  const slots: Slot[] = [];
-  for (const block of out.split(/^(?=Slot \d+ )/m)) {
-    const m = /^Slot (\d+) \((0x[0-9a-f]+)\): (.*)$/m.exec(block);
-    if (!m) continue;
-    slots.push({
-      index: Number(m[1]),
-      id: m[2],
-      reader: m[3].trim(),
-      token: /^\s*token label\s*:\s*(.*)$/m.exec(block)?.[1]?.trim(),
-      flags: /^\s*token flags\s*:\s*(.*)$/m.exec(block)?.[1]?.trim(),
-    });
-  }
-  return slots;
-}
-
-/** pkcs11-tool's arguments to log in with `pinValue` and sign `input` with key `id` (SHA256-RSA-PKCS) into `output`. */
-function signArgs(slot: string, pinValue: string, id: string, input: string, output: string): string[] {
-  return [
-    '--module',
-    OPENSC_MODULE,
-    '--slot',
-    slot,
-    '--login',
-    '--pin',
-    pinValue,
-    '--sign',
-    '--id',
-    id,
-    '-m',
-    'SHA256-RSA-PKCS',
-    '--input-file',
-    input,
-    '--output-file',
-    output,
-  ];
 }
 
 describeOpensc(TOOLS, 'OpenSC 0.23 (Debian) against the real card through pcscd', () => {

@@ -19,7 +19,7 @@ import { HARNESS_VERSION } from '../../version.ts';
 
 interface Args {
   paths: string[];
-  target: 'sim' | 'vpcd' | 'pcsc';
+  target: 'sim' | 'vpcd' | 'pcsc' | 'relay';
   clients?: string;
   reporter: string[];
   out: string;
@@ -62,6 +62,18 @@ async function makeTarget(args: Args): Promise<Target> {
         pinsFile: args.pins,
       });
     }
+    case 'relay': {
+      if (!args.reader) throw new InputError('--target relay needs --reader <regex> (matching exactly one physical reader)');
+      const { RelayTarget } = await import('../../targets/relay.ts');
+      return new RelayTarget({
+        reader: args.reader,
+        slot: args.slot,
+        allowCards: args['allow-card'],
+        allowCardsFile: args['allow-cards-file'],
+        allowDestructive: args['allow-destructive'],
+        pinsFile: args.pins,
+      });
+    }
   }
 }
 
@@ -73,9 +85,11 @@ const cmd: CommandModule<object, Args> = {
       .positional('paths', { type: 'string', array: true, default: ['scenarios/examples'], describe: 'Scenario files or directories (**/*.yaml)' })
       .option('target', {
         type: 'string',
-        choices: ['sim', 'vpcd', 'pcsc'] as const,
+        choices: ['sim', 'vpcd', 'pcsc', 'relay'] as const,
         default: 'sim' as const,
-        describe: 'sim: the card in this process; vpcd: the card served into pcscd for PC/SC clients',
+        describe:
+          'sim: the card in this process; vpcd: the card served into pcscd for PC/SC clients; pcsc: a physical card (guarded); ' +
+          'relay: a physical card behind a vpcd reader (--slot), so that exec clients pass the guard too',
       })
       .option('clients', { type: 'string', describe: 'Client manifest (default: clients.yaml beside the first path)' })
       .option('reporter', {
@@ -87,18 +101,22 @@ const cmd: CommandModule<object, Args> = {
       .option('out', { type: 'string', default: 'reports', describe: 'Directory for report files' })
       .option('grep', { type: 'string', describe: 'Run only scenarios whose name, id or file contains this text' })
       .option('bail', { type: 'boolean', default: false, describe: 'Stop after the first scenario that does not pass' })
-      .option('slot', { type: 'number', default: 1, describe: 'vpcd slot for --target vpcd (reader "Virtual PCD 00 0N")' })
-      .option('reader', { type: 'string', describe: '--target pcsc: a regular expression matching exactly one reader' })
-      .option('allow-card', { type: 'string', array: true, describe: '--target pcsc: SHA-256 (hex) of the auth certificate of a test card the lab allows' })
-      .option('allow-cards-file', { type: 'string', describe: '--target pcsc: a file of such hashes, one a line (# comments)' })
+      .option('slot', { type: 'number', default: 1, describe: 'vpcd slot for --target vpcd or relay (reader "Virtual PCD 00 0N")' })
+      .option('reader', { type: 'string', describe: '--target pcsc or relay: a regular expression matching exactly one (physical) reader' })
+      .option('allow-card', {
+        type: 'string',
+        array: true,
+        describe: '--target pcsc or relay: SHA-256 (hex) of the auth certificate of a test card the lab allows',
+      })
+      .option('allow-cards-file', { type: 'string', describe: '--target pcsc or relay: a file of such hashes, one a line (# comments)' })
       .option('allow-destructive', {
         type: 'boolean',
         default: false,
-        describe: '--target pcsc: let scenarios marked destructive spend tries below the floor of 2',
+        describe: '--target pcsc or relay: let scenarios marked destructive spend tries below the floor of 2',
       })
       .option('pins', {
         type: 'string',
-        describe: "--target pcsc: the physical card's PIN values, JSON or KEY=VALUE lines (else MYNA_HIL_PIN_AUTH, _SIGN, _JUKI, _KENMEN)",
+        describe: "--target pcsc or relay: the physical card's PIN values, JSON or KEY=VALUE lines (else MYNA_HIL_PIN_AUTH, _SIGN, _JUKI, _KENMEN)",
       })
       .option('record', {
         type: 'string',
@@ -109,7 +127,11 @@ const cmd: CommandModule<object, Args> = {
       .example('$0 run scenarios/examples --clients scenarios/examples/clients-faulty.yaml', 'the same suite against the faulty kiosk: fails')
       .example('$0 run scenarios/examples --grep CLIENT-012 --reporter console', 'one scenario, console only')
       .example('$0 run my-suite --target vpcd --clients my-clients.yaml', 'a vendor client over real PC/SC')
-      .example('MYNA_HIL_PIN_AUTH=… $0 run lab-suite --target pcsc --reader "SONY" --allow-cards-file lab-cards.txt', 'a physical test card, guarded'),
+      .example('MYNA_HIL_PIN_AUTH=… $0 run lab-suite --target pcsc --reader "SONY" --allow-cards-file lab-cards.txt', 'a physical test card, guarded')
+      .example(
+        'MYNA_HIL_PIN_AUTH=… $0 run lab-suite --target relay --reader "SONY" --slot 0 --allow-cards-file lab-cards.txt',
+        'the same card for exec clients too, on "Virtual PCD 00 00" (a guard refusal: exit 4)',
+      ),
   handler: async (args) => {
     const files = findScenarioFiles(args.paths);
     if (files.length === 0) throw new InputError(`${args.paths.join(', ')}: no scenario files (*.yaml) there`);

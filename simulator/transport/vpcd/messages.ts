@@ -8,7 +8,8 @@
  * | 1 byte 02 RESET              | card.reset()         | none                                    |
  * | 1 byte 04 GET ATR (presence) | card.atr()           | the ATR, in every power state           |
  * | any other 1 byte             | protocol violation   | none: the connection is closed          |
- * | 2 bytes or more: a C-APDU    | card.transmit()      | the R-APDU; 6F00 if the card throws or  |
+ * | 2 bytes or more: a C-APDU    | card.transmit()      | the R-APDU; 6F00 if the card throws (or |
+ * |                              |                      | rejects) or                             |
  * |                              |                      | returns fewer than 2 / more than 65535  |
  * |                              | throws `PowerLoss`   | none: the connection is closed (below)  |
  *
@@ -28,7 +29,7 @@
  * unchanged and which no card can answer reliably: see pitfall 17). Closing is a card removal, which
  * vpcd and every PC/SC client handle; a guessed reply could desynchronise the stream.
  */
-import type { SmartCard } from '../../card/types.ts';
+import type { CardPort, MaybePromise, SmartCard } from '../../card/types.ts';
 import { MAX_PAYLOAD } from './framing.ts';
 
 export const VpcdControl = {
@@ -64,35 +65,38 @@ export type VpcdHandleResult =
  * Adapts a {@link SmartCard} to vpcd messages. Holds the card's power state as vpcd drives it and the
  * last good ATR (answered if the card's atr() ever throws). One responder per card, kept across
  * connections: a removal followed by an insertion is the same card.
+ *
+ * An {@link AsyncSmartCard} (the relay's) may answer with promises: {@link handle} then returns a
+ * promise of the same result, with the same rules (a rejection is a throw). A synchronous card's
+ * answers are never wrapped in a promise: the simulator's path costs one `instanceof` per call.
  */
-export class VpcdResponder {
+export class VpcdResponder<C extends CardPort = SmartCard> {
   private powered = false;
   private lastAtr: Uint8Array | undefined;
 
-  constructor(readonly card: SmartCard) {}
+  constructor(readonly card: C) {}
 
   get isPowered(): boolean {
     return this.powered;
   }
 
-  /** Handles one frame payload. Never throws. */
-  handle(payload: Uint8Array): VpcdHandleResult {
+  /** Handles one frame payload. Never throws (and the promise, for an asynchronous card, never rejects). */
+  handle(this: VpcdResponder<SmartCard>, payload: Uint8Array): VpcdHandleResult;
+  handle(payload: Uint8Array): MaybePromise<VpcdHandleResult>;
+  handle(payload: Uint8Array): MaybePromise<VpcdHandleResult> {
     const t0 = performance.now();
     if (payload.length === 0) return { ok: false, reason: 'zero-length payload', cause: 'protocol' };
     if (payload.length === 1) {
       const code = payload[0];
       switch (code) {
         case VpcdControl.POWER_OFF:
-          return { ok: true, exchange: this.power('power-off', () => this.card.powerDown(), false, t0) };
+          return this.power('power-off', () => this.card.powerDown(), false, t0);
         case VpcdControl.POWER_ON:
-          return { ok: true, exchange: this.power('power-on', () => this.card.powerUp(), true, t0) };
+          return this.power('power-on', () => this.card.powerUp(), true, t0);
         case VpcdControl.RESET:
-          return { ok: true, exchange: this.power('reset', () => this.card.reset(), true, t0) };
-        case VpcdControl.GET_ATR: {
-          const atr = this.atr();
-          if (!atr.atr) return { ok: false, reason: `card has no ATR to answer GET ATR with (${atr.fault})`, cause: 'protocol' };
-          return { ok: true, exchange: { kind: 'get-atr', reply: atr.atr, fault: atr.fault, cardMs: performance.now() - t0 } };
-        }
+          return this.power('reset', () => this.card.reset(), true, t0);
+        case VpcdControl.GET_ATR:
+          return this.getAtr(t0);
         default:
           return {
             ok: false,
@@ -101,27 +105,18 @@ export class VpcdResponder {
           };
       }
     }
-    let reply: Uint8Array;
-    let fault: string | undefined;
+    let r: MaybePromise<Uint8Array>;
     try {
-      const r = this.card.transmit(payload);
-      if (!(r instanceof Uint8Array)) throw new TypeError(`transmit returned ${typeof r}, not a Uint8Array`);
-      if (r.length < 2) {
-        fault = `card answered ${r.length} bytes (a response APDU has at least SW1 SW2); sent 6F00`;
-        reply = SW_NO_PRECISE_DIAGNOSIS;
-      } else if (r.length > MAX_PAYLOAD) {
-        fault = `card answered ${r.length} bytes, more than a vpcd frame carries (${MAX_PAYLOAD}); sent 6F00`;
-        reply = SW_NO_PRECISE_DIAGNOSIS;
-      } else reply = r;
+      r = this.card.transmit(payload);
     } catch (err) {
-      if (err instanceof Error && err.name === 'PowerLoss') {
-        this.powered = false;
-        return { ok: false, reason: `card lost power mid-command (${err.message})`, cause: 'power-loss' };
-      }
-      fault = `card transmit threw: ${describe(err)}; sent 6F00`;
-      reply = SW_NO_PRECISE_DIAGNOSIS;
+      return this.transmitFailed(payload, err, t0);
     }
-    return { ok: true, exchange: { kind: 'apdu', command: payload, reply, fault, cardMs: performance.now() - t0 } };
+    if (r instanceof Promise)
+      return r.then(
+        (v) => this.transmitDone(payload, v, t0),
+        (err: unknown) => this.transmitFailed(payload, err, t0),
+      );
+    return this.transmitDone(payload, r, t0);
   }
 
   /** Called by the transport when the card leaves the reader (socket closed): the card loses power. */
@@ -129,36 +124,81 @@ export class VpcdResponder {
     if (!this.powered) return undefined;
     this.powered = false;
     try {
-      this.card.powerDown();
+      const r = this.card.powerDown();
+      // an asynchronous card's failure cannot be reported here any more: it is its own to log
+      if (r instanceof Promise) r.catch(() => {});
       return undefined;
     } catch (err) {
       return `card powerDown threw on removal: ${describe(err)}`;
     }
   }
 
-  private power(kind: VpcdMessageKind, op: () => void, powered: boolean, t0: number): VpcdExchange {
+  private transmitDone(payload: Uint8Array, r: unknown, t0: number): VpcdHandleResult {
+    let reply: Uint8Array;
     let fault: string | undefined;
-    try {
-      op();
-    } catch (err) {
-      fault = `card ${kind} threw: ${describe(err)}`;
-    }
-    this.powered = powered;
-    return { kind, fault, cardMs: performance.now() - t0 };
+    if (!(r instanceof Uint8Array)) return this.transmitFailed(payload, new TypeError(`transmit returned ${typeof r}, not a Uint8Array`), t0);
+    if (r.length < 2) {
+      fault = `card answered ${r.length} bytes (a response APDU has at least SW1 SW2); sent 6F00`;
+      reply = SW_NO_PRECISE_DIAGNOSIS;
+    } else if (r.length > MAX_PAYLOAD) {
+      fault = `card answered ${r.length} bytes, more than a vpcd frame carries (${MAX_PAYLOAD}); sent 6F00`;
+      reply = SW_NO_PRECISE_DIAGNOSIS;
+    } else reply = r;
+    return { ok: true, exchange: { kind: 'apdu', command: payload, reply, fault, cardMs: performance.now() - t0 } };
   }
 
-  private atr(): { atr?: Uint8Array; fault?: string } {
+  private transmitFailed(payload: Uint8Array, err: unknown, t0: number): VpcdHandleResult {
+    if (err instanceof Error && err.name === 'PowerLoss') {
+      this.powered = false;
+      return { ok: false, reason: `card lost power mid-command (${err.message})`, cause: 'power-loss' };
+    }
+    const fault = `card transmit threw: ${describe(err)}; sent 6F00`;
+    return { ok: true, exchange: { kind: 'apdu', command: payload, reply: SW_NO_PRECISE_DIAGNOSIS, fault, cardMs: performance.now() - t0 } };
+  }
+
+  private power(kind: VpcdMessageKind, op: () => MaybePromise<void>, powered: boolean, t0: number): MaybePromise<VpcdHandleResult> {
+    const done = (fault?: string): VpcdHandleResult => {
+      this.powered = powered;
+      return { ok: true, exchange: { kind, fault, cardMs: performance.now() - t0 } };
+    };
+    const failed = (err: unknown) => done(`card ${kind} threw: ${describe(err)}`);
+    try {
+      const r = op();
+      return r instanceof Promise ? r.then(() => done(), failed) : done();
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  private getAtr(t0: number): MaybePromise<VpcdHandleResult> {
+    const done = (atr: { atr?: Uint8Array; fault?: string }): VpcdHandleResult => {
+      if (!atr.atr) return { ok: false, reason: `card has no ATR to answer GET ATR with (${atr.fault})`, cause: 'protocol' };
+      return { ok: true, exchange: { kind: 'get-atr', reply: atr.atr, fault: atr.fault, cardMs: performance.now() - t0 } };
+    };
     try {
       const a = this.card.atr();
-      if (!(a instanceof Uint8Array) || a.length === 0 || a.length > MAX_PAYLOAD) {
-        throw new TypeError(`atr() returned ${a instanceof Uint8Array ? `${a.length} bytes` : typeof a}`);
-      }
-      this.lastAtr = a;
-      return { atr: a };
+      return a instanceof Promise
+        ? a.then(
+            (v) => done(this.atrChecked(v)),
+            (err: unknown) => done(this.atrFailed(err)),
+          )
+        : done(this.atrChecked(a));
     } catch (err) {
-      const fault = `card atr() failed: ${describe(err)}`;
-      return this.lastAtr ? { atr: this.lastAtr, fault: `${fault}; answered the last good ATR` } : { fault };
+      return done(this.atrFailed(err));
     }
+  }
+
+  private atrChecked(a: unknown): { atr?: Uint8Array; fault?: string } {
+    if (!(a instanceof Uint8Array) || a.length === 0 || a.length > MAX_PAYLOAD) {
+      return this.atrFailed(new TypeError(`atr() returned ${a instanceof Uint8Array ? `${a.length} bytes` : typeof a}`));
+    }
+    this.lastAtr = a;
+    return { atr: a };
+  }
+
+  private atrFailed(err: unknown): { atr?: Uint8Array; fault?: string } {
+    const fault = `card atr() failed: ${describe(err)}`;
+    return this.lastAtr ? { atr: this.lastAtr, fault: `${fault}; answered the last good ATR` } : { fault };
   }
 }
 

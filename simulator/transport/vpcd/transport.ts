@@ -18,9 +18,9 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import type { SmartCard } from '../../card/types.ts';
+import type { CardPort, SmartCard } from '../../card/types.ts';
 import { encodeFrame, FrameDecoder, MAX_PAYLOAD } from './framing.ts';
-import { describe, VpcdResponder, type VpcdExchange } from './messages.ts';
+import { describe, VpcdResponder, type VpcdExchange, type VpcdHandleResult } from './messages.ts';
 import { loadQuickAck, type QuickAck } from './quickack.ts';
 
 /** vpcd's port for slot 0 (0x8C7B, Debian's /etc/reader.conf.d/vpcd); slot N listens on this + N. */
@@ -49,8 +49,12 @@ export interface BackoffOptions {
   factor: number;
 }
 
-export interface VpcdTransportOptions {
-  card: SmartCard;
+export interface VpcdTransportOptions<C extends CardPort = SmartCard> {
+  /**
+   * The card: synchronous (the simulator) or asynchronous (AsyncSmartCard, the relay). An asynchronous
+   * card is asked one message at a time: the next frame waits until the previous reply was written.
+   */
+  card: C;
   /** Default 'connect' (vpcd normal mode). */
   mode?: VpcdMode;
   /** connect: vpcd's address; listen: the address to bind. Default 127.0.0.1 (loopback) in both modes. */
@@ -137,6 +141,8 @@ const DEFAULT_LOGGER: VpcdLogger = { info: () => {}, warn: (m) => console.warn(m
  */
 class Connection {
   private readonly decoder = new FrameDecoder();
+  /** An asynchronous card is answering a frame: the next one waits (vpcd has one message in flight). */
+  private busy = false;
   /** Frames decoded but not yet answered (held while vpcd does not read). */
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -152,7 +158,7 @@ class Connection {
 
   constructor(
     readonly socket: net.Socket,
-    private readonly responder: VpcdResponder,
+    private readonly responder: VpcdResponder<CardPort>,
     private readonly quickAck: QuickAck,
     private readonly maxQueued: number,
     private readonly hooks: {
@@ -214,13 +220,27 @@ class Connection {
     if (!this.paused && !this.socket.destroyed) this.socket.resume();
   }
 
-  /** Answers queued frames in order until none is left or vpcd stops taking replies. */
+  /**
+   * Answers queued frames in order until none is left, vpcd stops taking replies, or an asynchronous
+   * card is still answering (its reply resumes the pump). Frames that arrive meanwhile are queued and
+   * count against the same cap.
+   */
   private pump(): void {
-    while (this.queue.length && !this.paused) {
+    while (this.queue.length && !this.paused && !this.busy) {
       if (this.socket.destroyed) return;
       const payload = this.queue.shift()!;
       this.queuedBytes -= payload.length;
-      if (!this.answer(payload)) return;
+      const result = this.responder.handle(payload);
+      if (result instanceof Promise) {
+        this.busy = true;
+        result.then((r) => {
+          this.busy = false;
+          if (this.socket.destroyed) return; // removed meanwhile: the reply has no one to go to
+          if (this.answer(r)) this.pump();
+        });
+        break;
+      }
+      if (!this.answer(result)) return;
     }
     if (this.socket.destroyed) return;
     const held = this.queuedInput + this.queuedOutput;
@@ -231,12 +251,11 @@ class Connection {
       );
       return;
     }
-    if (!this.queue.length && this.decodeError) this.reject(this.decodeError);
+    if (!this.queue.length && !this.busy && this.decodeError) this.reject(this.decodeError);
   }
 
-  /** Hands one frame to the card and writes its reply. False when the connection was closed. */
-  private answer(payload: Uint8Array): boolean {
-    const result = this.responder.handle(payload);
+  /** Writes the card's reply to one frame. False when the connection was closed. */
+  private answer(result: VpcdHandleResult): boolean {
     if (!result.ok) {
       if (result.cause === 'power-loss') {
         this.hooks.onPowerLoss(result.reason);
@@ -266,12 +285,12 @@ class Connection {
   }
 }
 
-export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
+export class VpcdTransport<C extends CardPort = SmartCard> extends EventEmitter<VpcdTransportEvents> {
   readonly mode: VpcdMode;
   readonly host: string;
   readonly slot: number;
   private portValue: number;
-  private readonly responder: VpcdResponder;
+  private readonly responder: VpcdResponder<C>;
   private readonly backoff: BackoffOptions;
   private readonly faultReinsertDelayMs: number;
   private readonly maxQueuedBytes: number;
@@ -292,7 +311,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
   private lastError: string | undefined;
   private closeWaiters: Array<() => void> = [];
 
-  constructor(opts: VpcdTransportOptions) {
+  constructor(opts: VpcdTransportOptions<C>) {
     super();
     this.mode = opts.mode ?? 'connect';
     this.host = opts.host ?? '127.0.0.1';
@@ -310,7 +329,7 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
     this.wantInserted = opts.inserted ?? true;
   }
 
-  get card(): SmartCard {
+  get card(): C {
     return this.responder.card;
   }
 
@@ -352,7 +371,8 @@ export class VpcdTransport extends EventEmitter<VpcdTransportEvents> {
    */
   reset(): string | undefined {
     try {
-      this.responder.card.reset();
+      const r = this.responder.card.reset();
+      if (r instanceof Promise) r.catch((err: unknown) => this.logger.warn(`vpcd slot ${this.slot}: card reset failed: ${describe(err)}`));
       return undefined;
     } catch (err) {
       const msg = `card reset threw: ${describe(err)}`;

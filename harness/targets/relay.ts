@@ -1,0 +1,115 @@
+/**
+ * Target `relay`: a physical test card as for `pcsc` (the same reader regex, allow-list, lab PIN values,
+ * guard and checkDrop: ./pcsc.ts, ./lab.ts), put behind the relay (harness/relay) so that exec clients
+ * (OpenSC, a vendor's binary) use it too: PreparedCard.reader is the relay's vpcd reader, and every APDU
+ * they send passes the guard. A refusal, a client's or the harness's, fails the run with the guard's
+ * message and exit 4, even when the client swallowed the `69 83`.
+ */
+import { openPcsc, vpcdReaderName } from '../pcsc/index.ts';
+import { choosePhysicalReader, type Relay, startRelay } from '../relay/relay.ts';
+import type { CardSetup, PinKind } from '../scenario/model.ts';
+import type { GuardEvent } from './guard.ts';
+import { labPins, readerRegex } from './lab.ts';
+import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
+
+export interface RelayTargetOptions {
+  reader: string;
+  /** The vpcd slot of the relay's reader. Default 0. */
+  slot?: number;
+  allowCards?: string[];
+  allowCardsFile?: string;
+  pinsFile?: string;
+  env?: Record<string, string | undefined>;
+  allowDestructive?: boolean;
+  floor?: number;
+  refuseSw?: number;
+  timeoutMs?: number;
+  onGuardEvent?: (event: GuardEvent) => void;
+}
+
+export const RELAY_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(['module-clients', 'exec-clients']);
+
+export class RelayTarget implements Target {
+  readonly kind = 'relay';
+  readonly capabilities = RELAY_CAPABILITIES;
+  private readonly pins: Record<PinKind, string>;
+  private readonly trace: TraceEntry[] = [];
+  private relay: Relay | undefined;
+
+  /** Throws InputError (exit 2) for a bad regex, allow-list or PIN source, before touching PC/SC. */
+  constructor(private readonly options: RelayTargetOptions) {
+    readerRegex(options.reader);
+    this.pins = labPins(options.env ?? process.env, options.pinsFile, 'the relay target') as Record<PinKind, string>;
+  }
+
+  /** The one physical reader the regex matches (the relay's own excluded), or why not. */
+  async check(): Promise<string | undefined> {
+    const own = vpcdReaderName(this.options.slot ?? 0);
+    let ctx: Awaited<ReturnType<typeof openPcsc>> | undefined;
+    try {
+      ctx = await openPcsc();
+      await choosePhysicalReader(ctx, readerRegex(this.options.reader), this.options.reader, own, this.options.timeoutMs ?? 10_000);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await ctx?.close();
+    }
+  }
+
+  /** Starts the relay (the first time) or warm-resets the card; either way the card is checked against the allow-list. */
+  async prepare(setup: CardSetup, _baseDir: string, scenario: { destructive: boolean } = { destructive: false }): Promise<PreparedCard> {
+    if (setup.pins || setup.behaviour) {
+      throw new Error('a physical card cannot be set up with pins: or behaviour: (the runner reports such scenarios not applicable on relay)');
+    }
+    const relay = await this.start();
+    relay.guard.setScenario(scenario);
+    await relay.waitVisible();
+    const refusedBefore = relay.refusals.length;
+    const notAllowedBefore = relay.notAllowed.length;
+    const refusal = (): Error | undefined => relay.refusals[refusedBefore] ?? relay.notAllowed[notAllowedBefore];
+    this.trace.length = 0; // the runner reads each scenario's trace from its start
+    return {
+      channel: relay.channel,
+      reader: relay.virtualReader,
+      pinValues: { ...this.pins },
+      trace: this.trace,
+      counters: () => relay.counters(),
+      settle: () => relay.waitVisible(),
+      // a refusal since this scenario began stops the run, whoever caught the 69 83
+      checkDrop: (before, after, expected) => refusal() ?? relay.guard.checkDrop(before, after, expected),
+      event: () => Promise.reject(new Error('card events are not possible on a physical card (capability "events")')),
+      issuer: () => Promise.reject(new Error('issuer actions are not possible on a physical card (capability "issuer")')),
+      close: async () => {},
+    };
+  }
+
+  async close(): Promise<void> {
+    const relay = this.relay;
+    this.relay = undefined;
+    await relay?.stop();
+  }
+
+  private async start(): Promise<Relay> {
+    if (this.relay) {
+      await this.relay.resetCard();
+      return this.relay;
+    }
+    this.relay = await startRelay({
+      reader: this.options.reader,
+      slot: this.options.slot,
+      allowCards: this.options.allowCards,
+      allowCardsFile: this.options.allowCardsFile,
+      labPins: this.pins,
+      floor: this.options.floor,
+      allowDestructive: this.options.allowDestructive,
+      refuseSw: this.options.refuseSw,
+      timeoutMs: this.options.timeoutMs,
+      trace: this.trace,
+      onEvent: (e) => {
+        if (e.type === 'guard') this.options.onGuardEvent?.(e.event);
+      },
+    });
+    return this.relay;
+  }
+}
