@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import os from 'node:os';
 import { benchInProcess } from './in-process.ts';
 import { benchPcsc } from './pcsc.ts';
+import { benchRelay } from './relay.ts';
 import { benchScenario } from './scenario.ts';
 import { benchStartup } from './startup.ts';
 import { formatResults, type Row } from './table.ts';
@@ -14,6 +15,7 @@ import { formatResults, type Row } from './table.ts';
 const GROUPS: Record<string, (log: (s: string) => void) => Promise<Row[]>> = {
   'in-process': benchInProcess,
   pcsc: benchPcsc,
+  relay: benchRelay,
   scenario: benchScenario,
   startup: benchStartup,
 };

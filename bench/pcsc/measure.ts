@@ -11,8 +11,8 @@ import { label, type Inserted } from './cards.ts';
 import { fmtUs } from './rows.ts';
 
 export const SELECT_JPKI = fromHex('00A4040C0AD392F000260100000001');
-const SELECT_PIN_EF = fromHex('00A4020C020018');
-const VERIFY_QUERY = fromHex('00200080');
+export const SELECT_PIN_EF = fromHex('00A4020C020018');
+export const VERIFY_QUERY = fromHex('00200080');
 /** vicc's iso7816 card crashes on SELECT with P2=00 (docs/pcsc-stack.md §3.3); SELECT MF with P2=0C → 90 00. */
 export const SELECT_MF = fromHex('00A4000C023F00');
 /** Short APDUs only: the largest response is 256 bytes + SW. */

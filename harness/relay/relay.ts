@@ -58,6 +58,12 @@ export interface RelayOptions {
   trace?: TraceEntry[];
   /** Deadline for the reader list and for the first card. Default 10 000 ms. */
   timeoutMs?: number;
+  /**
+   * How the physical card is opened. `exclusive` (the default, and the only one the CLI offers): no
+   * other program can reach the card behind the guard's back. `shared` is for the relay benchmark
+   * (bench/relay.ts), which times the direct path to the same card in the same run.
+   */
+  share?: 'exclusive' | 'shared';
   /** Where vpcd is (tests and benchmarks); default Debian's vpcd on 127.0.0.1:35963 + slot. */
   vpcd?: { host?: string; basePort?: number };
   onEvent?: (event: RelayEvent) => void;
@@ -390,7 +396,7 @@ class RelayImpl implements Relay {
     if (this.handle || this.stopped) return;
     const ctx = this.ctx!;
     try {
-      this.handle = await ctx.connect(this.physicalReader, { share: 'exclusive' });
+      this.handle = await ctx.connect(this.physicalReader, { share: this.options.share ?? 'exclusive' });
     } catch (err) {
       const message = `cannot connect to the card in "${this.physicalReader}": ${(err as Error).message}`;
       if (first) throw new TargetEnvironmentError(message);
