@@ -4,7 +4,7 @@
  *
  *   node bin/run-ts.mjs bench/relay-child.ts <slot> <reader regex> <allowed auth-cert SHA-256>
  *
- * The physical side is opened SHARED (RelayOptions.share, benchmarks only): the benchmark keeps its own
+ * Card I/O is synchronous, as `myna-hil relay` has it (RelayOptions.io). The physical side is opened SHARED (RelayOptions.share, benchmarks only): the benchmark keeps its own
  * handle on the stand-in card's reader to time the direct path in the same run, interleaved with the
  * relayed one. Prints JSON lines on stdout: `{"event":"started","physicalReader":…}` once the virtual
  * card is visible. Stops on SIGTERM/SIGINT and when its stdin closes, so it never outlives the benchmark.
@@ -18,7 +18,7 @@ if (!Number.isInteger(slot) || !reader || !/^[0-9a-f]{64}$/.test(sha ?? '')) {
   process.exit(2);
 }
 
-const relay = await startRelay({ reader, slot, allowCards: [sha], share: 'shared', env: {} });
+const relay = await startRelay({ reader, slot, allowCards: [sha], share: 'shared', env: {}, io: 'sync' });
 let stopping = false;
 const stop = () => {
   if (stopping) return;

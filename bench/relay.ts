@@ -44,6 +44,10 @@ export async function benchRelay(log: (s: string) => void): Promise<Row[]> {
     const slots = new Slots(res, setup, log);
     const standIn = await slots.ensure(1, { kind: 'myna', quickAck: true });
     const relayed = await startRelayChild(res, setup.pcsc, setup.profilePath, log);
+    // The relay mirrors the virtual card's power-up as a cold reset of the stand-in, which resets the
+    // benchmark's direct handle: one APDU through the relay settles it, then the direct handle reconnects.
+    await relayed.handle.transmit(SELECT_JPKI);
+    await standIn.handle.reconnect('leave');
     const m = new Measurer(res.live, log);
     try {
       const sel = [probe('relay SELECT', relayed, SELECT_JPKI), probe('direct SELECT', standIn, SELECT_JPKI)];

@@ -97,6 +97,7 @@ describeOpensc(['/usr/bin/pkcs11-tool'], 'myna-hil relay and myna-hil run --targ
     expect(await exited, err).toBe(4);
     expect(err).toContain('relay: guard refused: auth PIN has 2 tries left');
     expect(err).toMatch(/stopped; the guard refused 1 time\(s\)/);
+    expect(err).not.toContain('synchronous card I/O unavailable'); // the command's fast path (harness/pcsc/direct.ts) was taken
     expect(err).not.toContain(profile.pins.auth.value);
     expect(standIn.card.pin('auth').remaining).toBe(2);
     await ctx.waitForCard(R0, 'absent');

@@ -115,6 +115,8 @@ const cmd: CommandModule<object, RelayArgs> = {
       allowDestructive: a['allow-destructive'],
       record: sink,
       timeoutMs: a.wait * 1000,
+      io: 'sync', // this process only relays: a blocking transmit costs nothing here and saves ~90 µs an APDU
+
       onEvent: (e) => log(describeRelayEvent(e)),
     }).catch((err: unknown) => {
       sink?.close();
