@@ -239,7 +239,7 @@ function tracing(inner: ApduChannel, trace: TraceEntry[]): ApduChannel {
   };
 }
 
-function readerRegex(source: string): RegExp {
+export function readerRegex(source: string): RegExp {
   try {
     return new RegExp(source);
   } catch (err) {
