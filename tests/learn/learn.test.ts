@@ -4,6 +4,7 @@
  * same public files byte for byte and answers every probe the same, while its keys are its own.
  */
 import { createPublicKey, verify as verifySig, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
@@ -249,6 +250,14 @@ describe('card learn sends a fixed set of harmless commands', () => {
       if (c[1] === 0x20) expect(c.length, `VERIFY with data: ${toHex(c, ' ')}`).toBe(4);
     }
     expect(learned.probes).toHaveLength(sent.length);
+  });
+
+  it('docs/card-learn.md lists exactly these probes, in this order', () => {
+    const doc = readFileSync(new URL('../../docs/card-learn.md', import.meta.url), 'utf8');
+    const table = doc.slice(doc.indexOf('## Every probe'), doc.indexOf('## What the learned profile'));
+    const rows = table.split('\n').filter((l) => /^\| \d+ /.test(l));
+    const commands = rows.flatMap((r) => [...r.split('|')[3].matchAll(/`([^`]+)`/g)].map((m) => m[1].replace(/ …$/, '')));
+    expect(commands.map((c) => (c === '00 B0 <offset> 00' ? 'READ BINARY …' : c))).toEqual(EXPECTED_PROBES);
   });
 
   it('isHarmless refuses VERIFY with data, CHANGE, RESET RETRY COUNTER, signatures and other classes', () => {
