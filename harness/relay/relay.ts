@@ -27,7 +27,7 @@ import type { PinKind } from '../scenario/model.ts';
 import type { CommandOrigin } from '../session/format.ts';
 import { type SessionSink, SessionRecorder } from '../session/recorder.ts';
 import { GuardedChannel, type GuardEvent, GuardRefused } from '../targets/guard.ts';
-import { allowList, CardNotAllowed, checkCardAllowed, labPins, matchOneReader, readerRegex, TargetEnvironmentError } from '../targets/lab.ts';
+import { allowList, CardNotAllowed, checkCardAllowed, labPins, pickReader, readerRegex, TargetEnvironmentError } from '../targets/lab.ts';
 import type { TraceEntry } from '../targets/target.ts';
 
 /** `69 83` (authentication method blocked): what a client gets for a command the guard refused. */
@@ -135,17 +135,8 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
  */
 export async function choosePhysicalReader(ctx: PcscContext, re: RegExp, source: string, virtualReader: string, timeoutMs: number): Promise<string> {
   const readers = await ctx.listReaders({ timeoutMs });
-  // every reader's status thread running before anything can fail: a context closed while one is
-  // still starting can miss its cancellation, and the thread then keeps the process alive
-  for (const r of readers) await ctx.waitForReader(r, { timeoutMs });
   if (!readers.includes(virtualReader)) throw new Error(`pcscd has no reader "${virtualReader}" for the relay's virtual card (is vpcd installed and started?)`);
-  const match = matchOneReader(
-    readers.filter((r) => r !== virtualReader),
-    re,
-    source,
-  );
-  if ('error' in match) throw new Error(match.error);
-  return match.reader;
+  return pickReader(ctx, re, source, timeoutMs, virtualReader);
 }
 
 class RelayImpl implements Relay {

@@ -12,6 +12,7 @@ import { userPinValueProblem } from '../../simulator/pin/rules.ts';
 import { AID, EF, sha256 } from '../flows/card-ref.ts';
 import { FlowSession } from '../flows/spec-flows.ts';
 import type { PinKind } from '../scenario/model.ts';
+import type { PcscContext } from '../pcsc/index.ts';
 import { GUARD_EXIT_CODE } from './guard.ts';
 
 /** The environment cannot run the target (no pcscd, no such reader, no card): exit code 3. */
@@ -47,6 +48,24 @@ export function matchOneReader(readers: readonly string[], re: RegExp, source: s
   const found = matching.length === 0 ? 'matches no reader' : `matches ${matching.length} readers (${matching.map((r) => `"${r}"`).join(', ')})`;
   const all = readers.length ? readers.map((r) => `"${r}"`).join(', ') : 'none';
   return { error: `--reader /${source}/ ${found}; it must match exactly one (readers: ${all})` };
+}
+
+/**
+ * The one reader `re` matches among pcscd's readers (`exclude` left out: a relay's own virtual reader),
+ * or a {@link TargetEnvironmentError} (exit 3) naming the readers there are.
+ */
+export async function pickReader(ctx: PcscContext, re: RegExp, source: string, timeoutMs: number, exclude?: string): Promise<string> {
+  const readers = await ctx.listReaders({ timeoutMs });
+  // every reader's status thread running before anything can fail: a context closed while one is
+  // still starting can miss its cancellation, and the thread then keeps the process alive
+  for (const r of readers) await ctx.waitForReader(r, { timeoutMs });
+  const match = matchOneReader(
+    readers.filter((r) => r !== exclude),
+    re,
+    source,
+  );
+  if ('error' in match) throw new TargetEnvironmentError(match.error);
+  return match.reader;
 }
 
 /**

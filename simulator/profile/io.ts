@@ -7,6 +7,7 @@
  * Older profile versions go through MIGRATIONS (fromVersion → a function returning version + 1);
  * there are none yet, version 1 being the first.
  */
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import type { z } from 'zod';
 import { InputError } from '../errors.ts';
 import { type AtomicWriteOptions, writeFileAtomic } from '../fs/atomic.ts';
@@ -195,6 +196,8 @@ export function parseProfile(text: string, source: string, migrations: ReadonlyM
     const [has, lacks] = p.keys.sign ? ['keys.sign', 'certificates.sign'] : ['certificates.sign', 'keys.sign'];
     throw new InputError(`${source}: field ${lacks}: missing while ${has} is present; a card has both or neither (fix: ${REGENERATE})`);
   }
+  const keyProblem = certificateKeyProblem(p);
+  if (keyProblem) throw new InputError(`${source}: ${keyProblem}`);
   const sigs: Array<[string, string]> = [
     ['issuer.cvcSignature', p.issuer.cvcSignature],
     ...Object.entries(p.issuer.signatures).map(([k, v]): [string, string] => [`issuer.signatures.${k}`, v]),
@@ -206,6 +209,34 @@ export function parseProfile(text: string, source: string, migrations: ReadonlyM
       );
   }
   return p;
+}
+
+/**
+ * The certificate whose public key is not the one of the profile's private key for it, or undefined.
+ * Only a profile made by `card learn` (one with `learned`) may hold such certificates: it carries a
+ * physical card's certificates, whose private keys never leave the card, with keys of its own
+ * (docs/card-learn.md). Anywhere else a mismatch is a broken profile, whose signatures no client could
+ * verify. A key or certificate that does not parse is left to the card builder, which names it.
+ */
+export function certificateKeyProblem(p: Profile): string | undefined {
+  if (p.learned) return undefined;
+  for (const k of ['auth', 'sign'] as const) {
+    const [keyPem, certPem] = [p.keys[k], p.certificates[k]];
+    if (!keyPem || !certPem) continue;
+    let same: boolean;
+    try {
+      same = createPublicKey(createPrivateKey(keyPem)).equals(new X509Certificate(certPem).publicKey);
+    } catch {
+      continue;
+    }
+    if (!same) {
+      return (
+        `field certificates.${k}: its public key is not the one of keys.${k}, so no signature of this card would verify with it ` +
+        `(only a profile made by \`myna-hil card learn\`, which says so in its "learned" field, may hold such a certificate) (fix: ${REGENERATE})`
+      );
+    }
+  }
+  return undefined;
 }
 
 /** Reads and validates a profile file. */

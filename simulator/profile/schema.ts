@@ -129,6 +129,36 @@ export const Behaviour = z
   .prefault({});
 export type Behaviour = z.infer<typeof Behaviour>;
 
+/**
+ * Where a profile made by `myna-hil card learn` came from (docs/card-learn.md). Its presence is what
+ * allows certificates whose public key is not the profile's own key (io.ts certificateKeyProblem): a
+ * learned profile carries the physical card's certificates but freshly made keys, as the card's
+ * private keys never leave it. Signatures such a card makes do not verify with its certificates.
+ */
+export const Learned = z.strictObject({
+  /** The PC/SC reader the card was in. */
+  reader: z.string().min(1),
+  /** When it was read (ISO 8601). */
+  at: z.string().min(1),
+  /** The card's ATR, hex. */
+  atr: hex.min(4),
+  /** Every probe sent and what the card answered (no probe carries PIN data). */
+  probes: z.array(
+    z.strictObject({
+      probe: z.string(),
+      /** The command, spaced hex. */
+      command: z.string(),
+      /** The status word, 4 hex digits, and the length of the data returned if any. */
+      answer: z.string(),
+      /** The behaviour option (or profile field) set from the answer. */
+      option: z.string().optional(),
+    }),
+  ),
+  /** What is not the card's in this profile (keys, holder data, PIN values) and why. */
+  note: z.string(),
+});
+export type Learned = z.infer<typeof Learned>;
+
 /** Objects are strict: a misspelled key in a hand-edited profile is an error, not silently dropped. */
 export const ProfileV1 = z.strictObject({
   format: z.literal(PROFILE_FORMAT),
@@ -218,6 +248,8 @@ export const ProfileV1 = z.strictObject({
   /** JPEG 2000 (JP2) face photo, base64. */
   photoJp2: z.string().min(1),
   behaviour: Behaviour,
+  /** Present on profiles made by `myna-hil card learn` only: see {@link Learned}. */
+  learned: Learned.optional(),
 });
 export type Profile = z.infer<typeof ProfileV1>;
 export type ProfileInput = z.input<typeof ProfileV1>;

@@ -11,7 +11,7 @@ import { toEra } from '../../../simulator/profile/era.ts';
 import { generateProfile, type GenerateOptions } from '../../../simulator/profile/generate.ts';
 import { loadProfile, redactProfile, saveProfile } from '../../../simulator/profile/io.ts';
 import { readJpkiAltNames } from '../../../simulator/profile/certs.ts';
-import { Behaviour, PinKind, Variant, type Profile } from '../../../simulator/profile/schema.ts';
+import { Behaviour, type Learned, PinKind, Variant, type Profile } from '../../../simulator/profile/schema.ts';
 import { readSecret, SECRET_EPILOG, secretOptions } from '../secrets.ts';
 
 /** PIN values: each also as --X-file and --X-env (../secrets.ts). */
@@ -244,16 +244,103 @@ const showCommand: CommandModule<object, ShowArgs> = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+
+interface LearnArgs {
+  reader: string;
+  out: string;
+  base?: string;
+  force: boolean;
+  timeout: number;
+}
+
+/** The probe table: probe, command, answer, option set (never a PIN: no probe carries one). */
+function probeTable(probes: Learned['probes']): string {
+  const reads = probes.filter((p) => p.probe.startsWith('READ BINARY ') && !p.option && !p.probe.includes('past the end'));
+  const rows = probes.filter((p) => !reads.includes(p)).map((p) => [p.probe, p.command, p.answer, p.option ?? '']);
+  const header = ['probe', 'command', 'answer', 'option set'];
+  const widths = header.map((h, i) => Math.min(48, Math.max(h.length, ...rows.map((r) => r[i].length))));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line), `(and ${reads.length} READ BINARY chunks of the EFs read whole)`].join('\n');
+}
+
+const learnCommand: CommandModule<object, LearnArgs> = {
+  command: 'learn',
+  describe: "Read a physical card without a PIN and write a profile with its public parts and behaviour (keys are new: the card's stay on it)",
+  builder: (y: Argv) =>
+    y
+      .option('reader', { type: 'string', demandOption: true, requiresArg: true, describe: 'A regular expression matching exactly one PC/SC reader name' })
+      .option('out', { alias: 'o', type: 'string', demandOption: true, requiresArg: true, describe: 'Profile file to write (mode 0600)' })
+      .option('base', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'Profile the parts a card does not show come from: keys, holder data, issuer, PIN values [default: a new card, as `card new`]',
+      })
+      .option('force', { type: 'boolean', default: false, describe: 'Overwrite --out if it exists' })
+      .option('timeout', { type: 'number', default: 10_000, describe: 'Milliseconds to wait for the reader and the card' })
+      .example("$0 card learn --reader 'SONY' --out lab-card.json", 'learn the card in the one reader whose name contains SONY')
+      .example("$0 card learn --reader 'Virtual PCD 00 01' --out lab-card.json --base card.json --force", 'over a profile of your own, replacing lab-card.json')
+      .epilog(
+        'Sends only SELECT, READ BINARY, READ RECORD, GET DATA and the empty VERIFY (tries left, costs no try): never a PIN, a change ' +
+          "or a signature (docs/card-learn.md lists every probe). The learned profile holds the card's certificates with NEW keys, so " +
+          "its signatures do not verify with them; its PIN values are placeholders (the base profile's; `card new` defaults without --base). " +
+          'Exit codes: 2 bad input (--out exists without --force, a bad regex or base), 3 no such reader, two readers or no card.',
+      ) as unknown as Argv<LearnArgs>,
+  handler: async (args) => {
+    checkOut(args.out, args.force);
+    const base = args.base !== undefined ? loadProfile(args.base) : undefined; // a bad base fails before the card is touched
+    const { learnFromReader } = await import('../../learn/pcsc.ts');
+    const { learnedProfile } = await import('../../learn/profile.ts');
+    const { TargetEnvironmentError } = await import('../../targets/lab.ts');
+    const { NotAMynaCard } = await import('../../learn/read.ts');
+    let result: Awaited<ReturnType<typeof learnFromReader>>;
+    try {
+      result = await learnFromReader({ reader: args.reader, timeoutMs: args.timeout });
+    } catch (err) {
+      // 3: the environment (reader, card presence); 1: a card that is not a readable My Number Card
+      if (!(err instanceof TargetEnvironmentError || err instanceof NotAMynaCard)) throw err;
+      console.error(`myna-hil: ${err instanceof NotAMynaCard ? 'card learn: ' : ''}${err.message}`);
+      process.exitCode = err instanceof TargetEnvironmentError ? err.exitCode : 1;
+      return;
+    }
+    const profile = learnedProfile(result.learned, base ?? (await generateProfile()), {
+      reader: result.reader,
+      at: new Date(),
+      baseSource: args.base ?? 'the generated base',
+    });
+    try {
+      saveProfile(args.out, profile, { exclusive: !args.force });
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new InputError(`${args.out}: the file appeared while the card was read; refusing to overwrite it (fix: add --force, or choose another --out)`);
+      }
+      throw new InputError(`${args.out}: cannot write the profile: ${(e as Error).message} (fix: give a writable file path as --out)`);
+    }
+    const pins = Object.entries(result.learned.remaining).map(([k, v]) => `${k} ${v}`);
+    process.stdout.write(
+      `${probeTable(profile.learned!.probes)}\n\n` +
+        `${args.out}: learned from "${result.reader}": ATR ${profile.card.atr}, token ${profile.card.tokenLabel} ${profile.card.tokenSerial}, ` +
+        `card serial ${profile.card.serial}, ${profile.certificates.sign ? 'with' : 'without'} a sign certificate; tries left: ${pins.join(', ')}\n` +
+        `Keys are new (signatures of the simulated card do not verify with the learned certificates); holder data, issuer and PIN values ` +
+        `are placeholders from ${args.base ?? 'a new card (the `card new` defaults)'}.\n` +
+        (result.learned.notes.length ? `Notes:\n${result.learned.notes.map((n) => `  - ${n}`).join('\n')}\n` : ''),
+    );
+  },
+};
+
 const card: CommandModule = {
   command: 'card <command>',
-  describe: 'Make and inspect virtual card profiles',
+  describe: 'Make, inspect and learn (from a physical card) virtual card profiles',
   builder: (y) =>
     y
       .command(newCommand as CommandModule)
       .command(showCommand as CommandModule)
-      .demandCommand(1, 'Name a card command: new or show.')
+      .command(learnCommand as CommandModule)
+      .demandCommand(1, 'Name a card command: new, show or learn.')
       .example('$0 card new --out card.json', 'make a card (card new --help lists holder, PIN and variant options)')
-      .example('$0 card show card.json', 'look at it without its secrets'),
+      .example('$0 card show card.json', 'look at it without its secrets')
+      .example("$0 card learn --reader 'SONY' --out lab-card.json", 'a profile from a physical card, read without a PIN'),
   handler: () => {},
 };
 
