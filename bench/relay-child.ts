@@ -18,7 +18,17 @@ if (!Number.isInteger(slot) || !reader || !/^[0-9a-f]{64}$/.test(sha ?? '')) {
   process.exit(2);
 }
 
-const relay = await startRelay({ reader, slot, allowCards: [sha], share: 'shared', env: {}, io: 'sync' });
+const relay = await startRelay({
+  reader,
+  slot,
+  allowCards: [sha],
+  share: 'shared',
+  env: {},
+  io: 'sync',
+  onEvent: (e) => {
+    if (e.type === 'error') process.stderr.write(`relay-child: ${e.message}\n`);
+  },
+});
 let stopping = false;
 const stop = () => {
   if (stopping) return;
