@@ -15,8 +15,13 @@ export const FLOOR_OPTION = {
 export const REFUSE_SW_OPTION = {
   type: 'string',
   default: '6983',
-  describe: 'The status word a refused command is answered with (hex)',
+  describe: 'The status word a client gets for a refused command (hex)',
 } as const;
+
+/** The option as `myna-hil run` shows it: which targets it applies to, e.g. `--target pcsc or relay: refuse …`. */
+export function forTargets<T extends { describe: string }>(option: T, targets: string): T {
+  return { ...option, describe: `--target ${targets}: ${option.describe[0].toLowerCase()}${option.describe.slice(1)}` };
+}
 
 /** Throws InputError unless `floor` is a count of tries left (0..15). */
 export function checkFloor(floor: number): void {

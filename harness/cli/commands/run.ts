@@ -16,7 +16,7 @@ import { findScenarioFiles, loadManifest, loadScenarios } from '../../scenario/l
 import type { ClientManifest, Scenario } from '../../scenario/model.ts';
 import type { Target } from '../../targets/target.ts';
 import { HARNESS_VERSION } from '../../version.ts';
-import { checkFloor, FLOOR_OPTION, parseSw, REFUSE_SW_OPTION } from '../guard-options.ts';
+import { checkFloor, FLOOR_OPTION, forTargets, parseSw, REFUSE_SW_OPTION } from '../guard-options.ts';
 
 interface Args {
   paths: string[];
@@ -124,8 +124,8 @@ const cmd: CommandModule<object, Args> = {
         type: 'string',
         describe: "--target pcsc or relay: the physical card's PIN values, JSON or KEY=VALUE lines (else MYNA_HIL_PIN_AUTH, _SIGN, _JUKI, _KENMEN)",
       })
-      .option('floor', { ...FLOOR_OPTION, describe: `--target pcsc or relay: ${FLOOR_OPTION.describe}` })
-      .option('refuse-sw', { ...REFUSE_SW_OPTION, describe: `--target relay: ${REFUSE_SW_OPTION.describe}, to the client` })
+      .option('floor', forTargets(FLOOR_OPTION, 'pcsc or relay'))
+      .option('refuse-sw', forTargets(REFUSE_SW_OPTION, 'relay'))
       .option('record', {
         type: 'string',
         describe: "Record each scenario's card session (JSON Lines, PIN data masked) in this directory (default <out>/sessions); see docs/sessions.md",
