@@ -151,6 +151,8 @@ describeOpensc(['/usr/bin/pkcs11-tool'], 'myna-hil relay and myna-hil run --targ
     );
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.stdout).toContain('guard refused: auth PIN has 2 tries left');
+    expect(r.stdout).toMatch(/^ {6}\S+wrong\.yaml:\d+:\d+: guard refused: /m); // its place once
+    expect(r.stdout).not.toMatch(/(wrong\.yaml:\d+:\d+): \S*\1/);
     expect(r.stdout + r.stderr).not.toContain(profile.pins.auth.value);
     expect(standIn.card.pin('auth').remaining).toBe(2);
     resetCounter(standIn.card, 'auth');
