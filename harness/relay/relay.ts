@@ -33,6 +33,16 @@ import type { TraceEntry } from '../targets/target.ts';
 /** `69 83` (authentication method blocked): what a client gets for a command the guard refused. */
 export const DEFAULT_REFUSE_SW = 0x6983;
 
+/**
+ * The refusal status word as the 2 bytes of the answer; InputError unless it is an error status word
+ * (6xxx) a client takes as final: not 61xx or 6Cxx, which would make it send GET RESPONSE or resend.
+ */
+export function refuseReply(sw: number): Uint8Array {
+  if (!Number.isInteger(sw) || sw < 0x6000 || sw > 0x6fff || sw >> 8 === 0x61 || sw >> 8 === 0x6c)
+    throw new InputError(`--refuse-sw ${sw.toString(16)}: the refusal must be an error status word 6xxx other than 61xx and 6Cxx (fix: --refuse-sw 6983)`);
+  return Uint8Array.of(sw >> 8, sw & 0xff);
+}
+
 export interface RelayOptions {
   /** A regular expression that must match exactly one reader (the relay's own virtual reader excluded). */
   reader: string;
@@ -53,8 +63,17 @@ export interface RelayOptions {
   allowDestructive?: boolean;
   /** The status word a refused command is answered with. Default {@link DEFAULT_REFUSE_SW}. */
   refuseSw?: number;
-  /** Where the session is recorded (JSON Lines, harness/session/format.ts); nothing when absent. */
+  /**
+   * Where the session is recorded (JSON Lines, harness/session/format.ts): the relay writes the header
+   * (the first allowed card) and closes the sink at stop. Nothing when absent (see also `recorder`).
+   */
   record?: SessionSink;
+  /**
+   * A recorder to record into from the start, the first card's allow-list check included: its header
+   * is the caller's (the runner's SessionCapture, identified once {@link Relay.identity} is known) and so
+   * is closing it. {@link Relay.record} switches to another one later.
+   */
+  recorder?: SessionRecorder;
   /** Every exchange of the clients and the harness (not the guard's queries), for the runner. */
   trace?: TraceEntry[];
   /** Deadline for the reader list and for the first card. Default 10 000 ms. */
@@ -101,6 +120,14 @@ export interface Relay {
   readonly notAllowed: readonly CardNotAllowed[];
   /** Tries left per PIN, read with queries on the harness channel. */
   counters(): Promise<PinCounters>;
+  /** The card being relayed: its ATR and the SHA-256 of its auth certificate (from its allow-list check). */
+  identity(): { atr: Uint8Array; authCertSha256: string } | undefined;
+  /**
+   * Records from now on into `recorder` (undefined: records nothing), after the exchanges already
+   * queued: the runner gives each scenario its own session. The caller closes the recorders it gives;
+   * the relay closes only the one it made for `record`.
+   */
+  record(recorder: SessionRecorder | undefined): Promise<void>;
   /** Warm-resets the physical card (and checks it against the allow-list again). */
   resetCard(): Promise<void>;
   /** Resolves once pcscd shows the virtual card present in the relay's reader. */
@@ -155,6 +182,9 @@ class RelayImpl implements Relay {
   private atrBytes: Uint8Array = new Uint8Array(0);
   private transport: VpcdTransport<AsyncSmartCard> | undefined;
   private recorder: SessionRecorder | undefined;
+  /** The recorder made for `options.record` (closed at stop), once the first card is known. */
+  private own: SessionRecorder | undefined;
+  private authCertSha256: string | undefined;
   /** The first card's allow-list check, before the recorder (whose header needs its result) exists. */
   private early: Array<{ command: Uint8Array; response: Uint8Array; by: CommandOrigin }> | undefined;
   private serving = false;
@@ -173,10 +203,7 @@ class RelayImpl implements Relay {
     this.virtualReader = vpcdReaderName(this.slot);
     this.readerRe = readerRegex(options.reader);
     this.allowed = allowList(options.allowCards ?? [], options.allowCardsFile);
-    const sw = options.refuseSw ?? DEFAULT_REFUSE_SW;
-    if (!Number.isInteger(sw) || sw < 0x6000 || sw > 0x6fff || sw >> 8 === 0x61 || sw >> 8 === 0x6c)
-      throw new InputError(`--refuse-sw ${sw.toString(16)}: the refusal must be an error status word 6xxx other than 61xx and 6Cxx (fix: --refuse-sw 6983)`);
-    this.refuseReply = Uint8Array.of(sw >> 8, sw & 0xff);
+    this.refuseReply = refuseReply(options.refuseSw ?? DEFAULT_REFUSE_SW);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.guard = new GuardedChannel(
       { transmit: (command) => this.physical(command) },
@@ -187,7 +214,8 @@ class RelayImpl implements Relay {
         onEvent: (e) => this.onGuard(e),
       },
     );
-    if (options.record) this.early = [];
+    this.recorder = options.recorder;
+    if (options.record && !options.recorder) this.early = [];
   }
 
   readonly channel: ApduChannel = { transmit: (command) => this.serial(() => this.forward(command, 'harness')) };
@@ -200,11 +228,22 @@ class RelayImpl implements Relay {
     });
   }
 
+  identity(): { atr: Uint8Array; authCertSha256: string } | undefined {
+    return this.handle && this.authCertSha256 ? { atr: this.atrBytes, authCertSha256: this.authCertSha256 } : undefined;
+  }
+
+  record(recorder: SessionRecorder | undefined): Promise<void> {
+    return this.serial(async () => {
+      this.flushGuard(); // events of the session that ends go into it
+      this.recorder = recorder;
+    });
+  }
+
   resetCard(): Promise<void> {
     return this.serial(async () => {
       if (!this.handle) throw new TargetEnvironmentError(`no card in "${this.physicalReader}"`);
       await this.mirrorPower('reset');
-      await this.check();
+      this.authCertSha256 = await this.check();
     });
   }
 
@@ -252,7 +291,7 @@ class RelayImpl implements Relay {
       this.handle = undefined;
       await h?.disconnect('leave').catch(() => {});
     });
-    this.recorder?.close();
+    this.own?.close();
     await this.ctx?.close();
   }
 
@@ -423,6 +462,7 @@ class RelayImpl implements Relay {
       this.emit({ type: 'not-allowed', message: `${err.message}; the card stays out of "${this.virtualReader}"` });
       return;
     }
+    this.authCertSha256 = hash;
     this.startRecording(hash);
     this.serving = true;
     this.emit({ type: 'inserted', atr: hex(this.atrBytes), authCertSha256: hash });
@@ -462,7 +502,7 @@ class RelayImpl implements Relay {
   private startRecording(hash: string): void {
     const sink = this.options.record;
     if (!sink || this.recorder) return;
-    this.recorder = new SessionRecorder(sink, {
+    this.recorder = this.own = new SessionRecorder(sink, {
       target: 'relay',
       reader: this.physicalReader,
       atr: this.atrBytes,

@@ -12,7 +12,7 @@ const NEED: Record<Capability, string> = {
   events: 'remove, insert or reset the card',
   faults: 'inject faults (latency, status words, power loss, cut responses)',
   issuer: 'run issuer actions',
-  'exec-clients': 'run exec clients over PC/SC (needs pcscd: use --target vpcd)',
+  'exec-clients': 'run exec clients over PC/SC (needs pcscd: use --target vpcd, or --target relay for a physical card)',
   'module-clients': 'run module clients',
 };
 

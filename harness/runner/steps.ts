@@ -39,17 +39,23 @@ export interface ScenarioOutcome {
 
 export const scenarioKey = (s: Scenario): string => `${s.file}#${s.index}`;
 
+/** `file.yaml:line:col: ` at the start of an error message: the place it comes from. */
+const LOCATED = /^([^\n]+?\.ya?ml:\d+:\d+): /;
+
 /**
- * A thrown error: bad input (exit 2) or a broken environment / harness (exit 3), masked, and placed
- * at `where` (`file:line:col: `) unless its message already says where it comes from.
+ * A thrown error: bad input (exit 2), a broken environment / harness (exit 3) or the guard (exit 4),
+ * masked. Its place is `where`, or the place its message starts with (the more precise one, e.g. a
+ * template inside the step), and the message is without it: reporters show `where: message`, as for a
+ * failed expectation, so the place is said once.
  */
 export function errorOutcome(err: unknown, mask: (t: string) => string, where?: string): ScenarioOutcome {
   // Errors that know their exit code say so (InputError 2, the guard's 4); anything else is the environment's.
   const code = (err as { exitCode?: unknown } | undefined)?.exitCode;
   const errorKind: ErrorKind = err instanceof InputError || code === 2 ? 'input' : code === 4 ? 'guard' : 'environment';
   const text = (err as Error)?.message ?? String(err);
-  const message = where && !text.startsWith(where) ? `${where}: ${text}` : text;
-  return { status: 'error', message: mask(message), where, errorKind };
+  const own = LOCATED.exec(text);
+  const message = own ? text.slice(own[0].length) : text;
+  return { status: 'error', message: mask(message), where: own?.[1] ?? where, errorKind };
 }
 
 export interface StepVerdict {

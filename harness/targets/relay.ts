@@ -4,10 +4,16 @@
  * (OpenSC, a vendor's binary) use it too: PreparedCard.reader is the relay's vpcd reader, and every APDU
  * they send passes the guard. A refusal, a client's or the harness's, fails the run with the guard's
  * message and exit 4, even when the client swallowed the `69 83`.
+ *
+ * `run --record`: each scenario's session (its SessionCapture) gets what the physical card saw from the
+ * scenario's start, the warm reset and the allow-list check included (as on pcsc), to its close; the
+ * relay switches recorders between scenarios (Relay.record).
  */
 import { openPcsc, vpcdReaderName } from '../pcsc/index.ts';
-import { choosePhysicalReader, type Relay, startRelay } from '../relay/relay.ts';
+import { choosePhysicalReader, DEFAULT_REFUSE_SW, type Relay, refuseReply, startRelay } from '../relay/relay.ts';
 import type { CardSetup, PinKind } from '../scenario/model.ts';
+import type { SessionCapture } from '../session/capture.ts';
+import type { SessionRecorder } from '../session/recorder.ts';
 import type { GuardEvent } from './guard.ts';
 import { labPins, readerRegex } from './lab.ts';
 import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
@@ -36,9 +42,10 @@ export class RelayTarget implements Target {
   private readonly trace: TraceEntry[] = [];
   private relay: Relay | undefined;
 
-  /** Throws InputError (exit 2) for a bad regex, allow-list or PIN source, before touching PC/SC. */
+  /** Throws InputError (exit 2) for a bad regex, refusal status word or PIN source, before touching PC/SC. */
   constructor(private readonly options: RelayTargetOptions) {
     readerRegex(options.reader);
+    refuseReply(options.refuseSw ?? DEFAULT_REFUSE_SW);
     this.pins = labPins(options.env ?? process.env, options.pinsFile, 'the relay target') as Record<PinKind, string>;
   }
 
@@ -58,11 +65,18 @@ export class RelayTarget implements Target {
   }
 
   /** Starts the relay (the first time) or warm-resets the card; either way the card is checked against the allow-list. */
-  async prepare(setup: CardSetup, _baseDir: string, scenario: { destructive: boolean } = { destructive: false }): Promise<PreparedCard> {
+  async prepare(
+    setup: CardSetup,
+    _baseDir: string,
+    scenario: { destructive: boolean; capture?: SessionCapture } = { destructive: false },
+  ): Promise<PreparedCard> {
     if (setup.pins || setup.behaviour) {
       throw new Error('a physical card cannot be set up with pins: or behaviour: (the runner reports such scenarios not applicable on relay)');
     }
-    const relay = await this.start();
+    const { capture } = scenario;
+    const relay = await this.start(capture?.recorder);
+    const id = relay.identity();
+    if (id) capture?.identify({ atr: id.atr, reader: relay.physicalReader, authCertSha256: id.authCertSha256 });
     relay.guard.setScenario(scenario);
     await relay.waitVisible();
     const refusedBefore = relay.refusals.length;
@@ -80,7 +94,8 @@ export class RelayTarget implements Target {
       checkDrop: (before, after, expected) => refusal() ?? relay.guard.checkDrop(before, after, expected),
       event: () => Promise.reject(new Error('card events are not possible on a physical card (capability "events")')),
       issuer: () => Promise.reject(new Error('issuer actions are not possible on a physical card (capability "issuer")')),
-      close: async () => {},
+      // the exchanges queued so far end this scenario's session; the runner closes it
+      close: () => (capture ? relay.record(undefined) : Promise.resolve()),
     };
   }
 
@@ -90,8 +105,10 @@ export class RelayTarget implements Target {
     await relay?.stop();
   }
 
-  private async start(): Promise<Relay> {
+  /** `recorder`: the scenario's session, recording from before the warm reset (or the first check) on. */
+  private async start(recorder: SessionRecorder | undefined): Promise<Relay> {
     if (this.relay) {
+      await this.relay.record(recorder);
       await this.relay.resetCard();
       return this.relay;
     }
@@ -106,6 +123,7 @@ export class RelayTarget implements Target {
       refuseSw: this.options.refuseSw,
       timeoutMs: this.options.timeoutMs,
       trace: this.trace,
+      recorder,
       onEvent: (e) => {
         if (e.type === 'guard') this.options.onGuardEvent?.(e.event);
       },

@@ -152,8 +152,29 @@ describeOpensc(['/usr/bin/pkcs11-tool'], 'myna-hil relay and myna-hil run --targ
     );
     expect(r.code, r.stdout + r.stderr).toBe(4);
     expect(r.stdout).toContain('guard refused: auth PIN has 2 tries left');
+    expect(r.stdout).toMatch(/^ {6}\S+wrong\.yaml:\d+:\d+: guard refused: /m); // its place once
+    expect(r.stdout).not.toMatch(/(wrong\.yaml:\d+:\d+): \S*\1/);
     expect(r.stdout + r.stderr).not.toContain(profile.pins.auth.value);
     expect(standIn.card.pin('auth').remaining).toBe(2);
     resetCounter(standIn.card, 'auth');
   }, 150_000);
+
+  it('run --floor 3 --refuse-sw 6982 reach the relay: the first wrong PIN is refused at 3 tries left and answered 6982; bad values exit 2', async () => {
+    const common = ['--clients', join(dir, 'clients.yaml'), '--target', 'relay', '--reader', PHYSICAL, '--slot', '0', '--allow-card', hash];
+    const run = (...more: string[]) =>
+      cliWith({ env: labEnv, timeoutMs: 120_000 }, 'run', join(dir, 'wrong.yaml'), ...common, '--reporter', 'console', '--out', join(dir, 'reports'), ...more);
+    const r = await run('--floor', '3', '--refuse-sw', '6982');
+    expect(r.code, r.stdout + r.stderr).toBe(4);
+    expect(r.stdout).toContain('guard refused: auth PIN has 3 tries left');
+    expect(r.stdout).toMatch(/> 00 20 00 80 <redacted> \(VERIFY\) < 6982, 0 bytes/);
+    expect(standIn.card.pin('auth').remaining).toBe(3);
+    const floor = await run('--floor', '16');
+    expect([floor.code, floor.stderr.trim()]).toEqual([2, 'myna-hil: --floor 16: tries left are 0..15']);
+    const hex = await run('--refuse-sw', 'zz');
+    expect([hex.code, hex.stderr.trim()]).toEqual([2, 'myna-hil: --refuse-sw zz: expected 4 hex digits, e.g. 6983']);
+    const sw = await run('--refuse-sw', '6100');
+    expect(sw.code, sw.stderr).toBe(2);
+    expect(sw.stderr).toContain('--refuse-sw 6100: the refusal must be an error status word 6xxx other than 61xx and 6Cxx');
+    expect(ctx.readerState(R0)?.present).toBe(false); // bad input: no relay was started
+  }, 200_000);
 });

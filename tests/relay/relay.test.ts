@@ -13,7 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
-import { carriesPin } from '../../simulator/apdu/trace.ts';
 import { resetCounter } from '../../simulator/issuer/issuer.ts';
 import { cardFromProfile } from '../../simulator/card/build.ts';
 import type { SmartCard } from '../../simulator/card/types.ts';
@@ -23,7 +22,6 @@ import type { VpcdExchange } from '../../simulator/transport/vpcd/messages.ts';
 import { sha256 } from '../../harness/flows/card-ref.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { type Relay, type RelayEvent, startRelay } from '../../harness/relay/relay.ts';
-import type { SessionLine } from '../../harness/session/format.ts';
 import { MemorySink } from '../../harness/session/recorder.ts';
 import { CardNotAllowed } from '../../harness/targets/lab.ts';
 import { testProfile } from '../support/card.ts';
@@ -31,6 +29,7 @@ import { describeOpensc, OPENSC_MODULE, openscMissing, parseSlots, runTool, sign
 import { acquirePcscLock } from '../support/pcsc-env.ts';
 import { AID, type ServedCard, txHex, verifyApdu, wrongPin } from '../support/real-card.ts';
 import { waitFor } from '../support/wait.ts';
+import { recordedTrace, standInTrace } from './traces.ts';
 
 const R0 = vpcdReaderName(0);
 const R1 = vpcdReaderName(1);
@@ -58,24 +57,6 @@ async function serveStandIn(profile: Profile): Promise<ServedCard> {
   const transport = new VpcdTransport({ card: port, slot: 1, logger: { info: () => {}, warn: (m) => warnings.push(m) } });
   await transport.start();
   return { card, transport, warnings, stop: () => transport.stop() };
-}
-
-/** What the stand-in card saw, as the recorder writes it: PIN-carrying commands as their header only. */
-function standInTrace(exchanges: VpcdExchange[]): Array<[string, string]> {
-  return exchanges
-    .filter((e) => e.kind === 'apdu' && e.command && e.reply)
-    .map((e) => [toHex(carriesPin(e.command!) ? e.command!.subarray(0, 4) : e.command!), toHex(e.reply!)]);
-}
-
-/** The commands the recorder says reached the card, each with the card's response (guard answers left out). */
-function recordedTrace(lines: SessionLine[]): Array<[string, string]> {
-  const commands = new Map<number, string>();
-  const out: Array<[string, string]> = [];
-  for (const l of lines) {
-    if (l.type === 'command') commands.set(l.seq, l.apdu);
-    if (l.type === 'response' && l.from === undefined) out.push([commands.get(l.seq)!, l.apdu]);
-  }
-  return out;
 }
 
 describeOpensc(TOOLS, 'the relay: a vpcd reader in front of a "physical" reader (the stand-in card in slot 1)', () => {

@@ -58,6 +58,9 @@ export interface Run {
   inputs: ClientRunInput[];
 }
 
+/** A scenario's end as the reporters show it: `where: message` (the runner says the place once, in `where`). */
+export const located = (e: { where?: string; message?: string }): string => (e.where ? `${e.where}: ${e.message}` : (e.message ?? ''));
+
 /** Runs scenarios on a target (sim by default) and collects the events. */
 export async function run(scenarios: Scenario[], opts: Partial<RunOptions> = {}): Promise<Run> {
   const events: RunEvent[] = [];

@@ -6,9 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ClientRunInput } from '../../harness/clients/client.ts';
+import { consoleReporter } from '../../harness/reporters/console.ts';
 import type { CardSetup } from '../../harness/scenario/model.ts';
 import type { PreparedCard, Target } from '../../harness/targets/target.ts';
 import type { ApduChannel } from '../../simulator/card/channel.ts';
+import { feed } from '../reporters/events.ts';
 import { waitFor } from '../support/wait.ts';
 import { result, run, scenario, sim } from './fixtures.ts';
 
@@ -102,6 +104,18 @@ describe('the guard stops the run', () => {
     expect(r.exitCode).toBe(4);
     expect(r.of('scenario-end').map((e) => e.status)).toEqual(['error', 'skipped']);
     expect(r.of('scenario-end')[0].message).toContain('guard refused: auth PIN has 1 try left');
+  });
+
+  it('the refusal of a step is reported at the step once: the console line says its location once', async () => {
+    const { target } = wrapped((card) => ({
+      ...card,
+      harnessChannel: { transmit: () => Promise.reject(new Refused('guard refused: auth PIN has 1 try left')) },
+    }));
+    const s = scenario({ steps: [{ kind: 'card', action: { do: 'verify', pin: 'auth', value: '{pins.auth}' } }] });
+    const r = await run([s], { target });
+    expect(r.of('scenario-end')[0]).toMatchObject({ where: s.steps[0].where, message: 'guard refused: auth PIN has 1 try left' });
+    const { text } = await feed(consoleReporter, r.events);
+    expect(text.split('\n')[1]).toBe(`      ${s.steps[0].where}: guard refused: auth PIN has 1 try left`);
   });
 
   it("a scenario's destructive flag reaches the target's prepare", async () => {

@@ -8,6 +8,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../../simulator/errors.ts';
 import type { RelayEvent } from '../../relay/relay.ts';
 import type { SessionSink } from '../../session/recorder.ts';
+import { checkFloor, FLOOR_OPTION, parseSw, REFUSE_SW_OPTION } from '../guard-options.ts';
 
 interface RelayArgs {
   reader: string;
@@ -42,11 +43,6 @@ export function describeRelayEvent(e: RelayEvent): string {
   }
 }
 
-function parseSw(text: string): number {
-  if (!/^[0-9a-fA-F]{4}$/.test(text)) throw new InputError(`--refuse-sw ${text}: expected 4 hex digits, e.g. 6983`);
-  return parseInt(text, 16);
-}
-
 const cmd: CommandModule<object, RelayArgs> = {
   command: 'relay',
   describe: 'Put a virtual reader (vpcd) in front of a physical reader: every APDU guarded, optionally recorded',
@@ -60,13 +56,13 @@ const cmd: CommandModule<object, RelayArgs> = {
         type: 'string',
         describe: "The card's PIN values (JSON or KEY=VALUE lines; else MYNA_HIL_PIN_*), optional: the lab's own value may be sent with 2 tries left",
       })
-      .option('floor', { type: 'number', default: 2, describe: 'Refuse PIN commands at or below this many tries left' })
-      .option('refuse-sw', { type: 'string', default: '6983', describe: 'The status word a refused command is answered with (hex)' })
+      .option('floor', FLOOR_OPTION)
+      .option('refuse-sw', REFUSE_SW_OPTION)
       .option('allow-destructive', { type: 'boolean', default: false, describe: 'Forward PIN commands below the floor too (a card may lock)' })
       .option('record', { type: 'string', describe: 'Record the session (JSON Lines; PIN data masked) to this file' })
       .option('wait', { type: 'number', default: 10, describe: 'Seconds to wait for the reader list and the first card' })
       .check((a) => {
-        if (!Number.isInteger(a.floor) || a.floor < 0 || a.floor > 15) throw new InputError(`--floor ${a.floor}: tries left are 0..15`);
+        checkFloor(a.floor);
         if (!(a.wait > 0)) throw new InputError(`--wait ${a.wait}: give a positive number of seconds`);
         return true;
       })

@@ -16,6 +16,7 @@ import { findScenarioFiles, loadManifest, loadScenarios } from '../../scenario/l
 import type { ClientManifest, Scenario } from '../../scenario/model.ts';
 import type { Target } from '../../targets/target.ts';
 import { HARNESS_VERSION } from '../../version.ts';
+import { checkFloor, FLOOR_OPTION, forTargets, parseSw, REFUSE_SW_OPTION } from '../guard-options.ts';
 
 interface Args {
   paths: string[];
@@ -31,6 +32,8 @@ interface Args {
   'allow-cards-file'?: string;
   'allow-destructive': boolean;
   pins?: string;
+  floor: number;
+  'refuse-sw': string;
   record?: string;
 }
 
@@ -59,6 +62,7 @@ async function makeTarget(args: Args): Promise<Target> {
         allowCards: args['allow-card'],
         allowCardsFile: args['allow-cards-file'],
         allowDestructive: args['allow-destructive'],
+        floor: args.floor,
         pinsFile: args.pins,
       });
     }
@@ -71,6 +75,8 @@ async function makeTarget(args: Args): Promise<Target> {
         allowCards: args['allow-card'],
         allowCardsFile: args['allow-cards-file'],
         allowDestructive: args['allow-destructive'],
+        floor: args.floor,
+        refuseSw: parseSw(args['refuse-sw']),
         pinsFile: args.pins,
       });
     }
@@ -118,9 +124,16 @@ const cmd: CommandModule<object, Args> = {
         type: 'string',
         describe: "--target pcsc or relay: the physical card's PIN values, JSON or KEY=VALUE lines (else MYNA_HIL_PIN_AUTH, _SIGN, _JUKI, _KENMEN)",
       })
+      .option('floor', forTargets(FLOOR_OPTION, 'pcsc or relay'))
+      .option('refuse-sw', forTargets(REFUSE_SW_OPTION, 'relay'))
       .option('record', {
         type: 'string',
         describe: "Record each scenario's card session (JSON Lines, PIN data masked) in this directory (default <out>/sessions); see docs/sessions.md",
+      })
+      .check((a) => {
+        checkFloor(a.floor);
+        parseSw(a['refuse-sw']);
+        return true;
       })
       .example('$0 run --record', 'the example suite, one session file per scenario in reports/sessions')
       .example('$0 run', 'the example suite with the reference kiosk on the in-process card')
@@ -131,6 +144,10 @@ const cmd: CommandModule<object, Args> = {
       .example(
         'MYNA_HIL_PIN_AUTH=… $0 run lab-suite --target relay --reader "SONY" --slot 0 --allow-cards-file lab-cards.txt',
         'the same card for exec clients too, on "Virtual PCD 00 00" (a guard refusal: exit 4)',
+      )
+      .example(
+        '$0 run lab-suite --target relay --reader "SONY" --slot 0 --pins lab-pins.env --floor 1 --refuse-sw 6982 --record',
+        'refuse PIN commands at 1 try left, answering 6982; one session per scenario in reports/sessions',
       ),
   handler: async (args) => {
     const files = findScenarioFiles(args.paths);
