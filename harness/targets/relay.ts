@@ -15,7 +15,7 @@ import type { CardSetup, PinKind } from '../scenario/model.ts';
 import type { SessionCapture } from '../session/capture.ts';
 import type { SessionRecorder } from '../session/recorder.ts';
 import type { GuardEvent } from './guard.ts';
-import { labPins, readerRegex } from './lab.ts';
+import { allowList, labPins, readerRegex } from './lab.ts';
 import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
 
 export interface RelayTargetOptions {
@@ -45,6 +45,7 @@ export class RelayTarget implements Target {
   /** Throws InputError (exit 2) for a bad regex, refusal status word or PIN source, before touching PC/SC. */
   constructor(private readonly options: RelayTargetOptions) {
     readerRegex(options.reader);
+    allowList(options.allowCards ?? [], options.allowCardsFile);
     refuseReply(options.refuseSw ?? DEFAULT_REFUSE_SW);
     this.pins = labPins(options.env ?? process.env, options.pinsFile, 'the relay target') as Record<PinKind, string>;
   }

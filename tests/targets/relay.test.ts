@@ -1,0 +1,32 @@
+/**
+ * The relay target refuses bad input in its constructor, before PC/SC is touched (exit 2), as the pcsc
+ * target does: a reader regex, an allow-list entry or file, a refusal status word.
+ */
+import { expect, it } from 'vitest';
+import { InputError } from '../../simulator/errors.ts';
+import { RelayTarget } from '../../harness/targets/relay.ts';
+
+const ok = { reader: 'SONY', env: {} };
+
+it.each([
+  [{ reader: '(' }, '--reader (: not a regular expression'],
+  [{ allowCards: ['abc'] }, '--allow-card: "abc" is not a SHA-256'],
+  [{ allowCardsFile: '/nonexistent/cards.txt' }, '--allow-cards-file /nonexistent/cards.txt: cannot read it: no such file'],
+  [{ refuseSw: 0x9000 }, '--refuse-sw 9000'],
+])('bad input %j is an InputError naming it, before PC/SC', (bad, message) => {
+  let err: unknown;
+  try {
+    new RelayTarget({ ...ok, ...bad });
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(InputError);
+  expect((err as Error).message).toContain(message);
+});
+
+it('good input makes a target with exec clients (the relay reader) and without card events', () => {
+  const env = { MYNA_HIL_PIN_AUTH: '1234', MYNA_HIL_PIN_SIGN: 'ABC123', MYNA_HIL_PIN_JUKI: '1234', MYNA_HIL_PIN_KENMEN: '1234' };
+  const t = new RelayTarget({ ...ok, env, allowCards: ['a'.repeat(64)] });
+  expect(t.kind).toBe('relay');
+  expect([...t.capabilities].sort()).toEqual(['exec-clients', 'module-clients']);
+});
