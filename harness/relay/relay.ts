@@ -43,6 +43,13 @@ export function refuseReply(sw: number): Uint8Array {
   return Uint8Array.of(sw >> 8, sw & 0xff);
 }
 
+/** The vpcd slot (default 0); InputError unless 0..15 (vpcd's readers `Virtual PCD 00 00` … `00 15`). */
+export function checkSlot(slot: number | undefined): number {
+  const n = slot ?? 0;
+  if (!Number.isInteger(n) || n < 0 || n > 15) throw new InputError(`--slot ${slot}: a vpcd slot is 0..15 (fix: --slot 0)`);
+  return n;
+}
+
 export interface RelayOptions {
   /** A regular expression that must match exactly one reader (the relay's own virtual reader excluded). */
   reader: string;
@@ -198,8 +205,7 @@ class RelayImpl implements Relay {
   private pendingGuard: GuardEvent[] = [];
 
   constructor(private readonly options: RelayOptions) {
-    this.slot = options.slot ?? 0;
-    if (!Number.isInteger(this.slot) || this.slot < 0 || this.slot > 15) throw new InputError(`--slot ${options.slot}: a vpcd slot is 0..15 (fix: --slot 0)`);
+    this.slot = checkSlot(options.slot);
     this.virtualReader = vpcdReaderName(this.slot);
     this.readerRe = readerRegex(options.reader);
     this.allowed = allowList(options.allowCards ?? [], options.allowCardsFile);
