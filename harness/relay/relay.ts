@@ -35,11 +35,15 @@ export const DEFAULT_REFUSE_SW = 0x6983;
 
 /**
  * The refusal status word as the 2 bytes of the answer; InputError unless it is an error status word
- * (6xxx) a client takes as final: not 61xx or 6Cxx, which would make it send GET RESPONSE or resend.
+ * (6xxx) a client takes as final: not 61xx or 6Cxx, which would make it send GET RESPONSE or resend,
+ * and not 60xx, which is no status word at all (ISO/IEC 7816-4 §5.1.3; in T=0, 60 is a NULL byte).
  */
 export function refuseReply(sw: number): Uint8Array {
-  if (!Number.isInteger(sw) || sw < 0x6000 || sw > 0x6fff || sw >> 8 === 0x61 || sw >> 8 === 0x6c)
-    throw new InputError(`--refuse-sw ${sw.toString(16)}: the refusal must be an error status word 6xxx other than 61xx and 6Cxx (fix: --refuse-sw 6983)`);
+  const sw1 = sw >> 8;
+  if (!Number.isInteger(sw) || sw1 < 0x62 || sw1 > 0x6f || sw1 === 0x6c)
+    throw new InputError(
+      `--refuse-sw ${sw.toString(16)}: the refusal must be an error status word 6xxx other than 60xx, 61xx and 6Cxx (fix: --refuse-sw 6983)`,
+    );
   return Uint8Array.of(sw >> 8, sw & 0xff);
 }
 
