@@ -309,13 +309,17 @@ class RelayImpl implements Relay {
 
   private readonly virtualCard: AsyncSmartCard = {
     atr: () => this.atrBytes,
-    // POWER OFF then ON is one cold reset of the physical card, done at POWER ON
-    powerDown: () => {
-      if (!this.serving) return; // the virtual card was removed: nothing of the card's to mirror
-      this.recorder?.power('power-off');
-      this.guard.forgetSelection();
-      this.emit({ type: 'power', what: 'power-off' });
-    },
+    // POWER OFF then ON is one cold reset of the physical card, done at POWER ON. Queued all the same:
+    // pcscd sends it when it likes (idle power-off, a client leaving with UNPOWER), and in the middle
+    // of the harness's exchanges it would split a command from its response in the session (replay
+    // powers the simulator down there) and make the guard forget a selection the card still has
+    powerDown: () =>
+      this.serial(async () => {
+        if (!this.serving) return; // the virtual card was removed: nothing of the card's to mirror
+        this.recorder?.power('power-off');
+        this.guard.forgetSelection();
+        this.emit({ type: 'power', what: 'power-off' });
+      }),
     powerUp: () => this.serial(() => this.mirrorPower('power-on')),
     reset: () => this.serial(() => this.mirrorPower('reset')),
     transmit: (command) => this.serial(() => this.forward(command, 'client')),
