@@ -28,7 +28,7 @@ export function checkFloor(floor: number): void {
   if (!Number.isInteger(floor) || floor < 0 || floor > 15) throw new InputError(`--floor ${floor}: tries left are 0..15`);
 }
 
-/** `--refuse-sw` as a status word (its range is checked by the relay: an error SW 6xxx other than 61xx, 6Cxx). */
+/** `--refuse-sw` as a status word (its range is checked by the relay: an error SW 6xxx other than 60xx, 61xx, 6Cxx). */
 export function parseSw(text: string): number {
   if (!/^[0-9a-fA-F]{4}$/.test(text)) throw new InputError(`--refuse-sw ${text}: expected 4 hex digits, e.g. 6983`);
   return parseInt(text, 16);

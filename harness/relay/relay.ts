@@ -35,12 +35,23 @@ export const DEFAULT_REFUSE_SW = 0x6983;
 
 /**
  * The refusal status word as the 2 bytes of the answer; InputError unless it is an error status word
- * (6xxx) a client takes as final: not 61xx or 6Cxx, which would make it send GET RESPONSE or resend.
+ * (6xxx) a client takes as final: not 61xx or 6Cxx, which would make it send GET RESPONSE or resend,
+ * and not 60xx, which is no status word at all (ISO/IEC 7816-4 §5.1.3; in T=0, 60 is a NULL byte).
  */
 export function refuseReply(sw: number): Uint8Array {
-  if (!Number.isInteger(sw) || sw < 0x6000 || sw > 0x6fff || sw >> 8 === 0x61 || sw >> 8 === 0x6c)
-    throw new InputError(`--refuse-sw ${sw.toString(16)}: the refusal must be an error status word 6xxx other than 61xx and 6Cxx (fix: --refuse-sw 6983)`);
+  const sw1 = sw >> 8;
+  if (!Number.isInteger(sw) || sw1 < 0x62 || sw1 > 0x6f || sw1 === 0x6c)
+    throw new InputError(
+      `--refuse-sw ${sw.toString(16)}: the refusal must be an error status word 6xxx other than 60xx, 61xx and 6Cxx (fix: --refuse-sw 6983)`,
+    );
   return Uint8Array.of(sw >> 8, sw & 0xff);
+}
+
+/** The vpcd slot (default 0); InputError unless 0..15 (vpcd's readers `Virtual PCD 00 00` … `00 15`). */
+export function checkSlot(slot: number | undefined): number {
+  const n = slot ?? 0;
+  if (!Number.isInteger(n) || n < 0 || n > 15) throw new InputError(`--slot ${slot}: a vpcd slot is 0..15 (fix: --slot 0)`);
+  return n;
 }
 
 export interface RelayOptions {
@@ -198,8 +209,7 @@ class RelayImpl implements Relay {
   private pendingGuard: GuardEvent[] = [];
 
   constructor(private readonly options: RelayOptions) {
-    this.slot = options.slot ?? 0;
-    if (!Number.isInteger(this.slot) || this.slot < 0 || this.slot > 15) throw new InputError(`--slot ${options.slot}: a vpcd slot is 0..15 (fix: --slot 0)`);
+    this.slot = checkSlot(options.slot);
     this.virtualReader = vpcdReaderName(this.slot);
     this.readerRe = readerRegex(options.reader);
     this.allowed = allowList(options.allowCards ?? [], options.allowCardsFile);
@@ -299,13 +309,17 @@ class RelayImpl implements Relay {
 
   private readonly virtualCard: AsyncSmartCard = {
     atr: () => this.atrBytes,
-    // POWER OFF then ON is one cold reset of the physical card, done at POWER ON
-    powerDown: () => {
-      if (!this.serving) return; // the virtual card was removed: nothing of the card's to mirror
-      this.recorder?.power('power-off');
-      this.guard.forgetSelection();
-      this.emit({ type: 'power', what: 'power-off' });
-    },
+    // POWER OFF then ON is one cold reset of the physical card, done at POWER ON. Queued all the same:
+    // pcscd sends it when it likes (idle power-off, a client leaving with UNPOWER), and in the middle
+    // of the harness's exchanges it would split a command from its response in the session (replay
+    // powers the simulator down there) and make the guard forget a selection the card still has
+    powerDown: () =>
+      this.serial(async () => {
+        if (!this.serving) return; // the virtual card was removed: nothing of the card's to mirror
+        this.recorder?.power('power-off');
+        this.guard.forgetSelection();
+        this.emit({ type: 'power', what: 'power-off' });
+      }),
     powerUp: () => this.serial(() => this.mirrorPower('power-on')),
     reset: () => this.serial(() => this.mirrorPower('reset')),
     transmit: (command) => this.serial(() => this.forward(command, 'client')),

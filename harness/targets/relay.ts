@@ -10,7 +10,7 @@
  * relay switches recorders between scenarios (Relay.record).
  */
 import { openPcsc, vpcdReaderName } from '../pcsc/index.ts';
-import { choosePhysicalReader, DEFAULT_REFUSE_SW, type Relay, refuseReply, startRelay } from '../relay/relay.ts';
+import { checkSlot, choosePhysicalReader, DEFAULT_REFUSE_SW, type Relay, refuseReply, startRelay } from '../relay/relay.ts';
 import type { CardSetup, PinKind } from '../scenario/model.ts';
 import type { SessionCapture } from '../session/capture.ts';
 import type { SessionRecorder } from '../session/recorder.ts';
@@ -42,8 +42,9 @@ export class RelayTarget implements Target {
   private readonly trace: TraceEntry[] = [];
   private relay: Relay | undefined;
 
-  /** Throws InputError (exit 2) for a bad regex, refusal status word or PIN source, before touching PC/SC. */
+  /** Throws InputError (exit 2) for a bad regex, slot, refusal status word or PIN source, before touching PC/SC. */
   constructor(private readonly options: RelayTargetOptions) {
+    checkSlot(options.slot);
     readerRegex(options.reader);
     allowList(options.allowCards ?? [], options.allowCardsFile);
     refuseReply(options.refuseSw ?? DEFAULT_REFUSE_SW);

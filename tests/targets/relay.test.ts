@@ -1,6 +1,6 @@
 /**
  * The relay target refuses bad input in its constructor, before PC/SC is touched (exit 2), as the pcsc
- * target does: a reader regex, an allow-list entry or file, a refusal status word.
+ * target does: a reader regex, an allow-list entry or file, a refusal status word, a vpcd slot.
  */
 import { expect, it } from 'vitest';
 import { InputError } from '../../simulator/errors.ts';
@@ -13,6 +13,8 @@ it.each([
   [{ allowCards: ['abc'] }, '--allow-card: "abc" is not a SHA-256'],
   [{ allowCardsFile: '/nonexistent/cards.txt' }, '--allow-cards-file /nonexistent/cards.txt: cannot read it: no such file'],
   [{ refuseSw: 0x9000 }, '--refuse-sw 9000'],
+  [{ slot: 16 }, '--slot 16: a vpcd slot is 0..15'],
+  [{ slot: 1.5 }, '--slot 1.5: a vpcd slot is 0..15'],
 ])('bad input %j is an InputError naming it, before PC/SC', (bad, message) => {
   let err: unknown;
   try {

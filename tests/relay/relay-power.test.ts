@@ -1,0 +1,77 @@
+/**
+ * The relay's virtual side driven frame by frame: a fake vpcd (tests/support/fake-vpcd.ts) in front,
+ * the stand-in card (the simulator served by this test into the real vpcd slot 1, 'Virtual PCD 00 01')
+ * behind, through the real PC/SC stack. A POWER OFF that pcscd sends while the harness is talking to
+ * the card (its idle power-off, or a client leaving with SCARD_UNPOWER_CARD) is taken in turn, like
+ * everything else that reaches the relay: the recorded session never has it between a command and
+ * its response (replay would power the simulator down there and diverge), and the guard's selection
+ * is never forgotten in the middle of the harness's counter reading.
+ */
+import { X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { toHex } from '../../simulator/apdu/codec.ts';
+import { VpcdControl } from '../../simulator/transport/vpcd/messages.ts';
+import { sha256 } from '../../harness/flows/card-ref.ts';
+import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
+import { type Relay, startRelay } from '../../harness/relay/relay.ts';
+import { MemorySink } from '../../harness/session/recorder.ts';
+import { testProfile } from '../support/card.ts';
+import { FakeVpcdServer, type VpcdPeer } from '../support/fake-vpcd.ts';
+import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
+import { serveRealCard, type ServedCard } from '../support/real-card.ts';
+import { waitFor } from '../support/wait.ts';
+
+const R0 = vpcdReaderName(0);
+const R1 = vpcdReaderName(1);
+
+describePcsc('the relay takes power controls in turn (a fake vpcd in front, the stand-in card in slot 1)', () => {
+  let release: () => void = () => {};
+  let ctx: PcscContext;
+  let standIn: ServedCard;
+  let server: FakeVpcdServer;
+  let relay: Relay | undefined;
+  let peer: VpcdPeer;
+  const sink = new MemorySink();
+
+  beforeAll(async () => {
+    release = await acquirePcscLock();
+    const profile = await testProfile('adult');
+    const hash = toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
+    ctx = await openPcsc();
+    await ctx.waitForCard(R0, 'absent', { timeoutMs: 10_000 });
+    await ctx.waitForCard(R1, 'absent', { timeoutMs: 10_000 });
+    standIn = await serveRealCard(profile, { slot: 1 });
+    await ctx.waitForCard(R1, 'present');
+    server = new FakeVpcdServer();
+    await server.listen();
+    relay = await startRelay({ reader: '^Virtual PCD 00 01$', slot: 0, allowCards: [hash], record: sink, vpcd: { basePort: server.port } });
+    peer = await server.peer(0);
+    expect(toHex(await peer.getAtr())).toBe(toHex(standIn.card.atr()));
+  }, 120_000);
+
+  afterAll(async () => {
+    await relay?.stop();
+    await server?.stop();
+    await standIn?.stop();
+    await ctx?.waitForCard(R1, 'absent').catch(() => {});
+    await ctx?.close();
+    release();
+  });
+
+  it("a POWER OFF during the harness's counter reading is recorded after it, never between a command and its response", async () => {
+    const counting = relay!.counters();
+    peer.push(Uint8Array.of(VpcdControl.POWER_OFF)); // reaches the relay while the counters are read
+    const counters = await counting;
+    expect(counters.auth?.triesLeft).toBe(3);
+    await waitFor(() => sink.lines.some((l) => l.type === 'power-off'), { what: 'the power-off recorded' });
+    const lines = sink.lines.filter((l) => l.type !== 'header');
+    const at = lines.findIndex((l) => l.type === 'power-off');
+    // every command is followed at once by its response
+    lines.forEach((l, i) => {
+      if (l.type === 'command') expect(lines[i + 1], `line after command ${l.seq} ${l.apdu}`).toMatchObject({ type: 'response', seq: l.seq });
+    });
+    // and the counter reading (SELECT AP … VERIFY queries) is one block before the power-off
+    const lastQuery = lines.findLastIndex((l) => l.type === 'command' && l.apdu.startsWith('002000'));
+    expect(at).toBeGreaterThan(lastQuery);
+  });
+});
