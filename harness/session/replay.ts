@@ -5,7 +5,8 @@
  * - power events are applied in order; commands are sent in order;
  * - status words must match exactly; data must match exactly, except: a signature (`80 2A`,
  *   docs/card.md §6) is verified (the recorded one with the recorded certificate of that key, the
- *   simulator's with the profile's); GET CHALLENGE is random (length only); and when the session is of
+ *   simulator's with the profile's key, which a learned profile does not share with its certificate);
+ *   GET CHALLENGE is random (length only); and when the session is of
  *   another card (header authCertSha256 ≠ the profile's) EF data is compared by length and the
  *   certificates read by structure (X.509: signature algorithm, key type and size, extension OIDs and
  *   criticality);
@@ -267,6 +268,11 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
     const pem = profile.certificates[which];
     return pem ? new X509Certificate(pem).publicKey : undefined;
   };
+  // The key the simulator signs with: a learned profile's certificates are the physical card's, its keys its own (docs/card-learn.md)
+  const profileKey = (which: 'auth' | 'sign') => {
+    const pem = profile.keys[which];
+    return pem ? createPublicKey(pem) : undefined;
+  };
 
   const send = (c: Command, recordedAnswer: Uint8Array | undefined): Uint8Array | undefined => {
     const header = fromHex(c.apdu);
@@ -321,12 +327,12 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
       data = new Uint8Array(0);
     }
     if (!which) return recordedSig.length === simSig.length ? undefined : `signature of ${recordedSig.length} bytes recorded, ${simSig.length} replayed`;
-    const simKey = profileCert(which.profile);
-    if (!simKey || !verifies(simKey, cmd[2], data, simSig)) return `the simulator's signature does not verify with the profile's ${which.profile} certificate`;
+    const simKey = profileKey(which.profile);
+    if (!simKey || !verifies(simKey, cmd[2], data, simSig)) return `the simulator's signature does not verify with the profile's ${which.profile} key`;
     const recordedDer = recordedReads.certificate(`jpki/${which.ef}`);
     let recordedKey: KeyObject | undefined;
     try {
-      recordedKey = recordedDer ? new X509Certificate(recordedDer).publicKey : sameCard ? simKey : undefined;
+      recordedKey = recordedDer ? new X509Certificate(recordedDer).publicKey : sameCard ? profileCert(which.profile) : undefined;
     } catch {
       return `the recorded ${which.profile} certificate (EF ${which.ef.toString(16).padStart(4, '0').toUpperCase()}) does not parse as X.509`;
     }

@@ -20,6 +20,10 @@ import { replaySession } from '../../harness/session/replay.ts';
 import { HostedCard } from '../../harness/targets/card-host.ts';
 import type { ApduChannel } from '../../simulator/card/channel.ts';
 import { testProfile } from '../support/card.ts';
+import { cardFromProfile } from '../../simulator/card/build.ts';
+import { inProcessChannel } from '../../simulator/card/channel.ts';
+import { learnCard } from '../../harness/learn/read.ts';
+import { learnedProfile } from '../../harness/learn/profile.ts';
 
 const where = { file: 't.yaml', line: 1 } as never;
 const dir = mkdtempSync(join(tmpdir(), 'myna-hil-replay-'));
@@ -146,4 +150,24 @@ describe('replay', () => {
       expect.objectContaining({ command: '00 2C 00 80', why: expect.stringContaining('docs/card.md §4.3 gives no public shape for it') }),
     ]);
   });
+});
+
+describe('replay on a learned profile (docs/card-learn.md: the card the lab recorded on, with keys of its own)', () => {
+  it('a session of the learned card replays without divergence: the simulator signs with its own key, not the certificate’s', async () => {
+    const a = await testProfile();
+    const signed = await record(a, 'learned-source', async (host, ch) => {
+      expect((await runCardAction(ch, { do: 'read', app: 'jpki', ef: '000A' }, host.pinValues, where)).sw).toBe(0x9000);
+      expect((await runCardAction(ch, { do: 'sign', key: 'auth', value: a.pins.auth.value, data: 'DEADBEEF' }, host.pinValues, where)).sw).toBe(0x9000);
+    });
+    const card = cardFromProfile(a, { faults: 'throw' });
+    const learned = learnedProfile(await learnCard(inProcessChannel(card), card.atr()), await generateProfile(), {
+      reader: 'in-process',
+      at: new Date('2026-01-02T03:04:05Z'),
+      baseSource: 'base',
+    });
+    const r = replaySession(readSession(signed), { profile: learned, profileName: 'learned.json' });
+    expect(r.sameCard).toBe(true); // the learned profile carries the card's auth certificate
+    expect(r.divergences).toEqual([]);
+    expect(r.compared).toBeGreaterThan(4);
+  }, 60_000);
 });
