@@ -114,8 +114,8 @@ export class SessionRecorder {
     this.response(this.command(command, opts.by), response, opts.from);
   }
 
-  /** `hit`: the command the fault hit and whether it reached the card (see the format's `fault` event). */
-  fault(description: string, hit?: { seq: number; reachedCard: boolean }): void {
+  /** `hit`: the command the fault hit, whether it reached the card and its status word if it answered (see the format's `fault` event). */
+  fault(description: string, hit?: { seq: number; reachedCard: boolean; cardSw?: string }): void {
     this.emit({ t: this.now(), type: 'fault', fault: description, ...(hit ?? {}) });
   }
 

@@ -264,6 +264,8 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
   const simReads = new FileReads();
   const commands = new Map<number, Command>();
   const reached = new Map<number, boolean>();
+  /** The card's status word of an answer a fault cut, by seq. */
+  const cutSw = new Map<number, string>();
   const profileCert = (which: 'auth' | 'sign') => {
     const pem = profile.certificates[which];
     return pem ? new X509Certificate(pem).publicKey : undefined;
@@ -382,6 +384,7 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
         break;
       case 'fault':
         if (e.seq !== undefined && e.reachedCard !== undefined) reached.set(e.seq, e.reachedCard);
+        if (e.seq !== undefined && e.cardSw !== undefined) cutSw.set(e.seq, e.cardSw);
         break;
       case 'response': {
         const c = commands.get(e.seq);
@@ -407,8 +410,9 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
         if (!c) break;
         const cmd = fromHex(c.apdu);
         if (reached.get(e.seq)) {
-          // the card acted on it (a cut answer, power lost after the counter write): sent so its state follows
-          const replayed = send(c, Uint8Array.of(0x63, 0xc0));
+          // the card acted on it (a cut answer, power lost after the counter write): sent so its state follows,
+          // a masked VERIFY with the right value when the card said 9000 before its answer was cut, else a wrong one
+          const replayed = send(c, fromHex(cutSw.get(e.seq) ?? '63C0'));
           if (replayed) sel.track(cmd, replayed);
           result.skipped.push({ seq: c.seq, line: c.line, command: redactCommand(cmd), why: `no answer recorded (${e.reason}): sent, not compared` });
         } else result.skipped.push({ seq: c.seq, line: c.line, command: redactCommand(cmd), why: `no answer recorded (${e.reason}): not sent` });

@@ -133,6 +133,24 @@ describe('replay', () => {
     ]);
   });
 
+  it('a correct VERIFY whose answer was cut is replayed with the right value: the card verified, its tries stay', async () => {
+    const file = await record(a, 'cut-verify', async (host, ch) => {
+      await runCardAction(ch, { do: 'select', app: 'jpki' }, host.pinValues, where);
+      await ch.transmit(fromHex('00A4020C020018'));
+      const wrong = a.pins.auth.value === '0000' ? '1111' : '0000';
+      expect(toHex(await ch.transmit(fromHex(`0020008004${toHex(Buffer.from(wrong))}`)))).toBe('63C2');
+      host.fault({ type: 'cut-response', bytes: 0 });
+      expect(await ch.transmit(fromHex(`0020008004${toHex(Buffer.from(a.pins.auth.value))}`))).toHaveLength(0); // 9000, cut
+      expect(toHex(await ch.transmit(fromHex('00200080')))).toBe('63C3'); // the right value restored the tries
+    });
+    const ev = events(file);
+    expect(ev).toContainEqual(expect.objectContaining({ type: 'fault', seq: 4, reachedCard: true, cardSw: '9000' }));
+    expect(readFileSync(file, 'utf8')).not.toContain(toHex(Buffer.from(a.pins.auth.value)));
+    const r = replaySession(readSession(file), { profile: a, profileName: 'a' });
+    expect(r.divergences).toEqual([]);
+    expect(r.compared).toBe(4);
+  });
+
   it('masked VERIFY: the profile value where the card said 9000, a wrong value where it counted a try; RESET RETRY COUNTER is not replayable', async () => {
     const file = await record(a, 'pins', async (host, ch) => {
       await runCardAction(ch, { do: 'select', app: 'jpki' }, host.pinValues, where);
