@@ -4,7 +4,7 @@
  * capture: the caller hands over the real command and nothing after its header is kept when it may
  * carry a PIN.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { toHex } from '../../simulator/apdu/codec.ts';
 import { carriesPin } from '../../simulator/apdu/trace.ts';
 import type { GuardEvent } from '../targets/guard.ts';
@@ -27,12 +27,14 @@ export class MemorySink implements SessionSink {
 
 /**
  * Appends the lines to a file created for it (mode 0600: a session holds the card's public data,
- * certificates with the holder's name among them). An existing file is replaced.
+ * certificates with the holder's name among them). An existing file is replaced, and made 0600 too:
+ * open's mode applies only to a file it creates.
  */
 export class FileSink implements SessionSink {
   private fd: number | undefined;
   constructor(readonly path: string) {
     this.fd = openSync(path, 'w', 0o600);
+    fchmodSync(this.fd, 0o600);
   }
   write(line: SessionLine): void {
     if (this.fd === undefined) return;

@@ -4,7 +4,7 @@
  * session file holds none of the values in any encoding the repository checks for (ASCII word, hex
  * with or without separators: harness/clients/output.ts containsPin).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -74,5 +74,23 @@ describe('session masking at capture', () => {
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('session files are private (mode 0600: they hold the holder’s certificates)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'myna-hil-mode-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a new file, and an existing world-readable one it replaces, end up 0600', () => {
+    const fresh = join(dir, 'new.jsonl');
+    const old = join(dir, 'old.jsonl');
+    writeFileSync(old, 'an earlier session\n', { mode: 0o644 });
+    chmodSync(old, 0o644); // whatever the umask
+    for (const file of [fresh, old]) {
+      const sink = new FileSink(file);
+      sink.close();
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    }
+    expect(readFileSync(old, 'utf8')).toBe(''); // replaced, not appended to
   });
 });
