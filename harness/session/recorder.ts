@@ -6,6 +6,7 @@
  */
 import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { toHex } from '../../simulator/apdu/codec.ts';
+import { InputError } from '../../simulator/errors.ts';
 import { carriesPin } from '../../simulator/apdu/trace.ts';
 import type { GuardEvent } from '../targets/guard.ts';
 import { type CommandOrigin, type ResponseOrigin, SESSION_FORMAT, SESSION_VERSION, type SessionEvent, type SessionHeader, type SessionLine } from './format.ts';
@@ -33,7 +34,12 @@ export class MemorySink implements SessionSink {
 export class FileSink implements SessionSink {
   private fd: number | undefined;
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'w', 0o600);
+    try {
+      this.fd = openSync(path, 'w', 0o600);
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new InputError(`${path}: cannot write the session file (${why}) (fix: give a file path in a directory you can write to)`);
+    }
     fchmodSync(this.fd, 0o600);
   }
   write(line: SessionLine): void {

@@ -19,6 +19,9 @@ import { SessionCapture } from '../../harness/session/capture.ts';
 import { FileSink } from '../../harness/session/recorder.ts';
 import { HostedCard } from '../../harness/targets/card-host.ts';
 import { testProfile } from '../support/card.ts';
+import { cli } from '../support/cli.ts';
+import { InputError } from '../../simulator/errors.ts';
+import { saveProfile } from '../../simulator/profile/io.ts';
 
 /**
  * 4-digit values that are not also honest words of every session file: a status word (`9000`, `6982`
@@ -93,4 +96,17 @@ describe('session files are private (mode 0600: they hold the holder’s certifi
     }
     expect(readFileSync(old, 'utf8')).toBe(''); // replaced, not appended to
   });
+
+  it('a session file that cannot be created is an InputError naming it and the fix; serve --record exits 2, no stack', async () => {
+    const bad = join(dir, 'no-such-dir', 's.jsonl');
+    expect(() => new FileSink(bad)).toThrow(InputError);
+    expect(() => new FileSink(bad)).toThrow(`${bad}: cannot write the session file (ENOENT) (fix:`);
+    // a vpcd port nothing listens on: the recording fails before the transport starts
+    const card = join(dir, 'card.json');
+    saveProfile(card, await testProfile());
+    const r = await cli('serve', '--card', card, '--vpcd-port', '1', '--record', bad);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${bad}: cannot write the session file`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });
