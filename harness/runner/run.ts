@@ -21,7 +21,7 @@ import type { EventSink, ScenarioStatus } from './events.ts';
 import { responseSw } from './expect.ts';
 import { errorOutcome, type ScenarioOutcome, scenarioKey, StepRunner } from './steps.ts';
 import { PinMask, pinVars } from './templates.ts';
-import { openSessionFile, SessionCapture } from '../session/capture.ts';
+import { openSessionFile, prepareSessionDir, SessionCapture } from '../session/capture.ts';
 import { HARNESS_VERSION } from '../version.ts';
 
 export interface RunOptions {
@@ -70,6 +70,7 @@ export async function runScenarios(scenarios: Scenario[], options: RunOptions): 
   const now = options.now ?? Date.now;
   const t0 = now();
   const chosen = selected(scenarios, options.grep);
+  if (options.record) prepareSessionDir(options.record.dir);
   options.emit({
     type: 'run-start',
     time: new Date(t0).toISOString(),

@@ -5,9 +5,10 @@
  * events until {@link SessionCapture.identify}, then writes them in order; nothing is lost if the card
  * is never identified (the header goes out as it is at close).
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../../simulator/apdu/codec.ts';
+import { InputError } from '../../simulator/errors.ts';
 import type { SessionHeader, SessionLine, SessionTarget } from './format.ts';
 import { FileSink, type SessionSink, SessionRecorder } from './recorder.ts';
 
@@ -88,6 +89,22 @@ export function sessionFileName(scenarioFile: string, scenarioName: string): str
       .slice(0, 60) || 'unnamed';
   const base = scenarioFile.split(/[\\/]/).pop() ?? scenarioFile;
   return `${slug(base)}--${slug(scenarioName)}.jsonl`;
+}
+
+/**
+ * Makes the directory `run --record` writes to, or says why it cannot (exit 2, before any scenario):
+ * found only when the first session file is opened, it was every scenario's environment error.
+ */
+export function prepareSessionDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new InputError(
+      `--record ${dir}: cannot write session files there (${why}) (fix: give a directory you can write to, or leave --record without one for <out>/sessions)`,
+    );
+  }
 }
 
 /** Opens the session file for one scenario in `dir` (made if missing); a name already used this run gets `-2`, `-3`…. */

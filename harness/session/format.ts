@@ -92,6 +92,12 @@ export type SessionEvent =
        * follows; it does not send one that did not.
        */
       reachedCard?: boolean;
+      /**
+       * The status word the card gave (4 hex digits) when the fault cut its answer (added in version 1,
+       * optional): a replay rebuilds a masked command that reached the card from it (the right PIN for
+       * `9000`), so that the card's state follows. Never data: only the status word.
+       */
+      cardSw?: string;
     }
   /** What the guard did (commands in it are redacted). */
   | { t: number; type: 'guard'; event: GuardEvent };

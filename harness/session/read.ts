@@ -63,6 +63,8 @@ function checkEvent(o: Record<string, unknown>, seen: Set<number>): SessionEvent
       break;
     case 'fault':
       need(o, 'fault', 'string');
+      if (o.cardSw !== undefined && !(typeof o.cardSw === 'string' && /^[0-9A-Fa-f]{4}$/.test(o.cardSw)))
+        throw new LineError('field "cardSw" must be a status word, 4 hex digits (e.g. "9000")');
       break;
     case 'guard':
       if (typeof o.event !== 'object' || o.event === null) throw new LineError('field "event" must be an object');

@@ -4,8 +4,9 @@
  * capture: the caller hands over the real command and nothing after its header is kept when it may
  * carry a PIN.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, writeSync } from 'node:fs';
 import { toHex } from '../../simulator/apdu/codec.ts';
+import { InputError } from '../../simulator/errors.ts';
 import { carriesPin } from '../../simulator/apdu/trace.ts';
 import type { GuardEvent } from '../targets/guard.ts';
 import { type CommandOrigin, type ResponseOrigin, SESSION_FORMAT, SESSION_VERSION, type SessionEvent, type SessionHeader, type SessionLine } from './format.ts';
@@ -27,12 +28,19 @@ export class MemorySink implements SessionSink {
 
 /**
  * Appends the lines to a file created for it (mode 0600: a session holds the card's public data,
- * certificates with the holder's name among them). An existing file is replaced.
+ * certificates with the holder's name among them). An existing file is replaced, and made 0600 too:
+ * open's mode applies only to a file it creates.
  */
 export class FileSink implements SessionSink {
   private fd: number | undefined;
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'w', 0o600);
+    try {
+      this.fd = openSync(path, 'w', 0o600);
+    } catch (err) {
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new InputError(`${path}: cannot write the session file (${why}) (fix: give a file path in a directory you can write to)`);
+    }
+    fchmodSync(this.fd, 0o600);
   }
   write(line: SessionLine): void {
     if (this.fd === undefined) return;
@@ -114,8 +122,8 @@ export class SessionRecorder {
     this.response(this.command(command, opts.by), response, opts.from);
   }
 
-  /** `hit`: the command the fault hit and whether it reached the card (see the format's `fault` event). */
-  fault(description: string, hit?: { seq: number; reachedCard: boolean }): void {
+  /** `hit`: the command the fault hit, whether it reached the card and its status word if it answered (see the format's `fault` event). */
+  fault(description: string, hit?: { seq: number; reachedCard: boolean; cardSw?: string }): void {
     this.emit({ t: this.now(), type: 'fault', fault: description, ...(hit ?? {}) });
   }
 

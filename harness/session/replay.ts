@@ -5,7 +5,8 @@
  * - power events are applied in order; commands are sent in order;
  * - status words must match exactly; data must match exactly, except: a signature (`80 2A`,
  *   docs/card.md §6) is verified (the recorded one with the recorded certificate of that key, the
- *   simulator's with the profile's); GET CHALLENGE is random (length only); and when the session is of
+ *   simulator's with the profile's key, which a learned profile does not share with its certificate);
+ *   GET CHALLENGE is random (length only); and when the session is of
  *   another card (header authCertSha256 ≠ the profile's) EF data is compared by length and the
  *   certificates read by structure (X.509: signature algorithm, key type and size, extension OIDs and
  *   criticality);
@@ -263,9 +264,16 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
   const simReads = new FileReads();
   const commands = new Map<number, Command>();
   const reached = new Map<number, boolean>();
+  /** The card's status word of an answer a fault cut, by seq. */
+  const cutSw = new Map<number, string>();
   const profileCert = (which: 'auth' | 'sign') => {
     const pem = profile.certificates[which];
     return pem ? new X509Certificate(pem).publicKey : undefined;
+  };
+  // The key the simulator signs with: a learned profile's certificates are the physical card's, its keys its own (docs/card-learn.md)
+  const profileKey = (which: 'auth' | 'sign') => {
+    const pem = profile.keys[which];
+    return pem ? createPublicKey(pem) : undefined;
   };
 
   const send = (c: Command, recordedAnswer: Uint8Array | undefined): Uint8Array | undefined => {
@@ -321,12 +329,12 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
       data = new Uint8Array(0);
     }
     if (!which) return recordedSig.length === simSig.length ? undefined : `signature of ${recordedSig.length} bytes recorded, ${simSig.length} replayed`;
-    const simKey = profileCert(which.profile);
-    if (!simKey || !verifies(simKey, cmd[2], data, simSig)) return `the simulator's signature does not verify with the profile's ${which.profile} certificate`;
+    const simKey = profileKey(which.profile);
+    if (!simKey || !verifies(simKey, cmd[2], data, simSig)) return `the simulator's signature does not verify with the profile's ${which.profile} key`;
     const recordedDer = recordedReads.certificate(`jpki/${which.ef}`);
     let recordedKey: KeyObject | undefined;
     try {
-      recordedKey = recordedDer ? new X509Certificate(recordedDer).publicKey : sameCard ? simKey : undefined;
+      recordedKey = recordedDer ? new X509Certificate(recordedDer).publicKey : sameCard ? profileCert(which.profile) : undefined;
     } catch {
       return `the recorded ${which.profile} certificate (EF ${which.ef.toString(16).padStart(4, '0').toUpperCase()}) does not parse as X.509`;
     }
@@ -376,6 +384,7 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
         break;
       case 'fault':
         if (e.seq !== undefined && e.reachedCard !== undefined) reached.set(e.seq, e.reachedCard);
+        if (e.seq !== undefined && e.cardSw !== undefined) cutSw.set(e.seq, e.cardSw);
         break;
       case 'response': {
         const c = commands.get(e.seq);
@@ -401,8 +410,9 @@ export function replaySession(session: Session, options: ReplayOptions): ReplayR
         if (!c) break;
         const cmd = fromHex(c.apdu);
         if (reached.get(e.seq)) {
-          // the card acted on it (a cut answer, power lost after the counter write): sent so its state follows
-          const replayed = send(c, Uint8Array.of(0x63, 0xc0));
+          // the card acted on it (a cut answer, power lost after the counter write): sent so its state follows,
+          // a masked VERIFY with the right value when the card said 9000 before its answer was cut, else a wrong one
+          const replayed = send(c, fromHex(cutSw.get(e.seq) ?? '63C0'));
           if (replayed) sel.track(cmd, replayed);
           result.skipped.push({ seq: c.seq, line: c.line, command: redactCommand(cmd), why: `no answer recorded (${e.reason}): sent, not compared` });
         } else result.skipped.push({ seq: c.seq, line: c.line, command: redactCommand(cmd), why: `no answer recorded (${e.reason}): not sent` });

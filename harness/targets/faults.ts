@@ -199,11 +199,14 @@ export class FaultyCard implements SmartCard {
       this.recorder?.response(seq, injected, 'fault');
     }
     if (this.cutNext !== undefined) {
-      const full = response.length;
+      const whole = response;
+      const full = whole.length;
       response = response.slice(0, this.cutNext);
       this.cutNext = undefined;
       if (seq !== undefined && !injected) {
-        this.recorder?.fault(`cut-response: the card's answer of ${full} bytes cut to ${response.length}`, { seq, reachedCard: true });
+        // the status word only (never data): the replay rebuilds a masked command from it
+        const cardSw = full >= 2 ? { cardSw: toHex(whole.subarray(full - 2)) } : {};
+        this.recorder?.fault(`cut-response: the card's answer of ${full} bytes cut to ${response.length}`, { seq, reachedCard: true, ...cardSw });
         this.recorder?.noResponse(seq, `response cut to ${response.length} of ${full} bytes (fault)`);
       }
     } else if (seq !== undefined && !injected) this.recorder?.response(seq, response);

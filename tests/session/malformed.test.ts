@@ -23,6 +23,11 @@ const cases: Array<[string, string, RegExp]> = [
   ],
   ['unknown event', `${HEADER}\n{"t":1,"type":"teleport"}\n`, /s\.jsonl:2: unknown event type "teleport"/],
   ['missing t', `${HEADER}\n{"type":"reset"}\n`, /s\.jsonl:2: field "t" must be a number/],
+  [
+    'cardSw not a status word',
+    `${HEADER}\n${CMD}\n{"t":2,"type":"fault","fault":"cut","seq":1,"reachedCard":true,"cardSw":"90"}\n`,
+    /s\.jsonl:3: field "cardSw" must be a status word, 4 hex digits/,
+  ],
   ['empty', '', /s\.jsonl: empty/],
 ];
 

@@ -4,7 +4,7 @@
  * session file holds none of the values in any encoding the repository checks for (ASCII word, hex
  * with or without separators: harness/clients/output.ts containsPin).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -19,6 +19,9 @@ import { SessionCapture } from '../../harness/session/capture.ts';
 import { FileSink } from '../../harness/session/recorder.ts';
 import { HostedCard } from '../../harness/targets/card-host.ts';
 import { testProfile } from '../support/card.ts';
+import { cli } from '../support/cli.ts';
+import { InputError } from '../../simulator/errors.ts';
+import { saveProfile } from '../../simulator/profile/io.ts';
 
 /**
  * 4-digit values that are not also honest words of every session file: a status word (`9000`, `6982`
@@ -75,4 +78,35 @@ describe('session masking at capture', () => {
       { numRuns: 40 },
     );
   });
+});
+
+describe('session files are private (mode 0600: they hold the holder’s certificates)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'myna-hil-mode-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a new file, and an existing world-readable one it replaces, end up 0600', () => {
+    const fresh = join(dir, 'new.jsonl');
+    const old = join(dir, 'old.jsonl');
+    writeFileSync(old, 'an earlier session\n', { mode: 0o644 });
+    chmodSync(old, 0o644); // whatever the umask
+    for (const file of [fresh, old]) {
+      const sink = new FileSink(file);
+      sink.close();
+      expect(statSync(file).mode & 0o777, file).toBe(0o600);
+    }
+    expect(readFileSync(old, 'utf8')).toBe(''); // replaced, not appended to
+  });
+
+  it('a session file that cannot be created is an InputError naming it and the fix; serve --record exits 2, no stack', async () => {
+    const bad = join(dir, 'no-such-dir', 's.jsonl');
+    expect(() => new FileSink(bad)).toThrow(InputError);
+    expect(() => new FileSink(bad)).toThrow(`${bad}: cannot write the session file (ENOENT) (fix:`);
+    // a vpcd port nothing listens on: the recording fails before the transport starts
+    const card = join(dir, 'card.json');
+    saveProfile(card, await testProfile());
+    const r = await cli('serve', '--card', card, '--vpcd-port', '1', '--record', bad);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${bad}: cannot write the session file`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 });

@@ -20,6 +20,10 @@ import { replaySession } from '../../harness/session/replay.ts';
 import { HostedCard } from '../../harness/targets/card-host.ts';
 import type { ApduChannel } from '../../simulator/card/channel.ts';
 import { testProfile } from '../support/card.ts';
+import { cardFromProfile } from '../../simulator/card/build.ts';
+import { inProcessChannel } from '../../simulator/card/channel.ts';
+import { learnCard } from '../../harness/learn/read.ts';
+import { learnedProfile } from '../../harness/learn/profile.ts';
 
 const where = { file: 't.yaml', line: 1 } as never;
 const dir = mkdtempSync(join(tmpdir(), 'myna-hil-replay-'));
@@ -129,6 +133,24 @@ describe('replay', () => {
     ]);
   });
 
+  it('a correct VERIFY whose answer was cut is replayed with the right value: the card verified, its tries stay', async () => {
+    const file = await record(a, 'cut-verify', async (host, ch) => {
+      await runCardAction(ch, { do: 'select', app: 'jpki' }, host.pinValues, where);
+      await ch.transmit(fromHex('00A4020C020018'));
+      const wrong = a.pins.auth.value === '0000' ? '1111' : '0000';
+      expect(toHex(await ch.transmit(fromHex(`0020008004${toHex(Buffer.from(wrong))}`)))).toBe('63C2');
+      host.fault({ type: 'cut-response', bytes: 0 });
+      expect(await ch.transmit(fromHex(`0020008004${toHex(Buffer.from(a.pins.auth.value))}`))).toHaveLength(0); // 9000, cut
+      expect(toHex(await ch.transmit(fromHex('00200080')))).toBe('63C3'); // the right value restored the tries
+    });
+    const ev = events(file);
+    expect(ev).toContainEqual(expect.objectContaining({ type: 'fault', seq: 4, reachedCard: true, cardSw: '9000' }));
+    expect(readFileSync(file, 'utf8')).not.toContain(toHex(Buffer.from(a.pins.auth.value)));
+    const r = replaySession(readSession(file), { profile: a, profileName: 'a' });
+    expect(r.divergences).toEqual([]);
+    expect(r.compared).toBe(4);
+  });
+
   it('masked VERIFY: the profile value where the card said 9000, a wrong value where it counted a try; RESET RETRY COUNTER is not replayable', async () => {
     const file = await record(a, 'pins', async (host, ch) => {
       await runCardAction(ch, { do: 'select', app: 'jpki' }, host.pinValues, where);
@@ -146,4 +168,24 @@ describe('replay', () => {
       expect.objectContaining({ command: '00 2C 00 80', why: expect.stringContaining('docs/card.md §4.3 gives no public shape for it') }),
     ]);
   });
+});
+
+describe('replay on a learned profile (docs/card-learn.md: the card the lab recorded on, with keys of its own)', () => {
+  it('a session of the learned card replays without divergence: the simulator signs with its own key, not the certificate’s', async () => {
+    const a = await testProfile();
+    const signed = await record(a, 'learned-source', async (host, ch) => {
+      expect((await runCardAction(ch, { do: 'read', app: 'jpki', ef: '000A' }, host.pinValues, where)).sw).toBe(0x9000);
+      expect((await runCardAction(ch, { do: 'sign', key: 'auth', value: a.pins.auth.value, data: 'DEADBEEF' }, host.pinValues, where)).sw).toBe(0x9000);
+    });
+    const card = cardFromProfile(a, { faults: 'throw' });
+    const learned = learnedProfile(await learnCard(inProcessChannel(card), card.atr()), await generateProfile(), {
+      reader: 'in-process',
+      at: new Date('2026-01-02T03:04:05Z'),
+      baseSource: 'base',
+    });
+    const r = replaySession(readSession(signed), { profile: learned, profileName: 'learned.json' });
+    expect(r.sameCard).toBe(true); // the learned profile carries the card's auth certificate
+    expect(r.divergences).toEqual([]);
+    expect(r.compared).toBeGreaterThan(4);
+  }, 60_000);
 });

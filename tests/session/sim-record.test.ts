@@ -52,6 +52,14 @@ describe('run --target sim --record', () => {
     expect(session.events).toContainEqual(expect.objectContaining({ type: 'response', seq: unknown.seq, apdu: '6A82' }));
   }, 60_000);
 
+  it('a --record directory that cannot be made: exit 2 naming --record and the fix, before any scenario runs', async () => {
+    const notADir = join(s.dir, 'suite.yaml', 'sessions'); // under a file
+    const r = await cli('run', s.suite, '--target', 'sim', '--reporter', 'json', '--out', join(s.dir, 'out-bad'), '--record', notADir);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toContain(`--record ${notADir}: cannot write session files there`);
+    expect(r.stderr).toContain('fix:');
+  }, 60_000);
+
   it('replays on the same profile without divergence, and on a changed behaviour names that command and its section', async () => {
     const [session] = sessionsIn(join(s.dir, 'out', 'sessions'));
     const file = join(s.dir, 'out', 'sessions', session.file);
