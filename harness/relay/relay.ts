@@ -199,6 +199,8 @@ class RelayImpl implements Relay {
   /** The first card's allow-list check, before the recorder (whose header needs its result) exists. */
   private early: Array<{ command: Uint8Array; response: Uint8Array; by: CommandOrigin }> | undefined;
   private serving = false;
+  /** POWER OFF was mirrored (a cold reset) and nothing reached the card since: POWER ON need not reset again. */
+  private poweredOff = false;
   private stopped = false;
   private present = false;
   private unsubscribe: (() => void) | undefined;
@@ -309,17 +311,13 @@ class RelayImpl implements Relay {
 
   private readonly virtualCard: AsyncSmartCard = {
     atr: () => this.atrBytes,
-    // POWER OFF then ON is one cold reset of the physical card, done at POWER ON. Queued all the same:
-    // pcscd sends it when it likes (idle power-off, a client leaving with UNPOWER), and in the middle
-    // of the harness's exchanges it would split a command from its response in the session (replay
-    // powers the simulator down there) and make the guard forget a selection the card still has
-    powerDown: () =>
-      this.serial(async () => {
-        if (!this.serving) return; // the virtual card was removed: nothing of the card's to mirror
-        this.recorder?.power('power-off');
-        this.guard.forgetSelection();
-        this.emit({ type: 'power', what: 'power-off' });
-      }),
+    // POWER OFF is mirrored at once as a cold reset (the physical card cannot stay unpowered while the
+    // relay holds it): whatever reaches the card before the next POWER ON (the harness's own commands)
+    // then finds what a card just powered finds, as a replay's simulator does after `power-off`. The
+    // POWER ON that follows needs no second reset. Queued like everything else: pcscd sends it when it
+    // likes (idle power-off, a client leaving with UNPOWER), and in the middle of the harness's exchanges
+    // it would split a command from its response in the session.
+    powerDown: () => this.serial(() => this.mirrorPower('power-off')),
     powerUp: () => this.serial(() => this.mirrorPower('power-on')),
     reset: () => this.serial(() => this.mirrorPower('reset')),
     transmit: (command) => this.serial(() => this.forward(command, 'client')),
@@ -369,6 +367,7 @@ class RelayImpl implements Relay {
   private async physical(command: Uint8Array): Promise<Uint8Array> {
     const h = this.handle;
     if (!h) throw new Error(`no card in "${this.physicalReader}"`);
+    this.poweredOff = false; // the card is in use again: the next POWER ON resets it
     const by = this.current === undefined || this.current === command ? this.by : 'guard';
     const rec = this.recorder;
     let seq = 0;
@@ -406,13 +405,19 @@ class RelayImpl implements Relay {
     this.pendingGuard = [];
   }
 
-  /** vpcd POWER ON: cold reset (reconnect 'unpower'); RESET: warm reset (reconnect 'reset'). */
-  private async mirrorPower(what: 'power-on' | 'reset'): Promise<void> {
+  /**
+   * vpcd POWER OFF: cold reset (reconnect 'unpower'); POWER ON: cold reset, unless the card was
+   * powered off since its last use (it is fresh already); RESET: warm reset (reconnect 'reset').
+   */
+  private async mirrorPower(what: 'power-on' | 'power-off' | 'reset'): Promise<void> {
     const h = this.handle;
     this.guard.forgetSelection();
     if (!h || !this.serving) return;
     this.recorder?.power(what);
     this.emit({ type: 'power', what });
+    const fresh = this.poweredOff;
+    this.poweredOff = what === 'power-off';
+    if (what === 'power-on' && fresh) return;
     try {
       await h.reconnect(what === 'reset' ? 'reset' : 'unpower');
       const atr = this.ctx!.readerState(this.physicalReader)?.atr;

@@ -15,7 +15,8 @@ import { sha256 } from '../../harness/flows/card-ref.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { type Relay, startRelay } from '../../harness/relay/relay.ts';
 import { MemorySink } from '../../harness/session/recorder.ts';
-import { testProfile } from '../support/card.ts';
+import type { Profile } from '../../simulator/profile/schema.ts';
+import { testCard, testProfile } from '../support/card.ts';
 import { FakeVpcdServer, type VpcdPeer } from '../support/fake-vpcd.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
 import { serveRealCard, type ServedCard } from '../support/real-card.ts';
@@ -31,11 +32,12 @@ describePcsc('the relay takes power controls in turn (a fake vpcd in front, the 
   let server: FakeVpcdServer;
   let relay: Relay | undefined;
   let peer: VpcdPeer;
+  let profile: Profile;
   const sink = new MemorySink();
 
   beforeAll(async () => {
     release = await acquirePcscLock();
-    const profile = await testProfile('adult');
+    profile = await testProfile('adult');
     const hash = toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
     ctx = await openPcsc();
     await ctx.waitForCard(R0, 'absent', { timeoutMs: 10_000 });
@@ -73,5 +75,42 @@ describePcsc('the relay takes power controls in turn (a fake vpcd in front, the 
     // and the counter reading (SELECT AP … VERIFY queries) is one block before the power-off
     const lastQuery = lines.findLastIndex((l) => l.type === 'command' && l.apdu.startsWith('002000'));
     expect(at).toBeGreaterThan(lastQuery);
+  });
+
+  it('POWER OFF is a cold reset of the card at once; a POWER ON right after it resets nothing more, one after the card was used does', async () => {
+    const cycles: string[] = [];
+    const onExchange = (e: { kind: string }) => {
+      if (e.kind === 'power-on' || e.kind === 'power-off') cycles.push(e.kind);
+    };
+    standIn.transport.on('exchange', onExchange);
+    try {
+      const tx = async (hex: string) => toHex(await relay!.channel.transmit(Uint8Array.from(Buffer.from(hex, 'hex'))));
+      expect(await tx('00A4040C0AD392F000260100000001')).toBe('9000');
+      expect(await tx('00A4020C020018')).toBe('9000');
+      expect(await tx('00200080')).toBe('63C3');
+      const offs = () => sink.lines.filter((l) => l.type === 'power-off').length;
+      const before = offs();
+      peer.push(Uint8Array.of(VpcdControl.POWER_OFF));
+      await waitFor(() => offs() > before && cycles.includes('power-on'), { what: "the stand-in card powered up again after the relay's POWER OFF" });
+      // a fresh card: the EF selection is gone, as on a replay's simulator after `power-off`
+      const fresh = toHex(testCard(profile).transmit(Uint8Array.of(0x00, 0x20, 0x00, 0x80)));
+      expect(fresh).not.toBe('63C3');
+      expect(await tx('00200080')).toBe(fresh);
+      // the card was used since: POWER ON resets it again
+      cycles.length = 0;
+      peer.push(Uint8Array.of(VpcdControl.POWER_ON));
+      await waitFor(() => cycles.includes('power-on'), { what: 'the POWER ON after use mirrored as a cold reset' });
+      // nothing between POWER OFF and POWER ON: one cold reset only
+      cycles.length = 0;
+      const ons = () => sink.lines.filter((l) => l.type === 'power-on').length;
+      const onsBefore = ons();
+      peer.push(Uint8Array.of(VpcdControl.POWER_OFF));
+      peer.push(Uint8Array.of(VpcdControl.POWER_ON));
+      await waitFor(() => ons() > onsBefore, { what: 'the second POWER ON recorded' });
+      expect(await tx('00200080')).toBe(fresh); // a query through the queue: every power control before it is done
+      expect(cycles.filter((c) => c === 'power-on')).toHaveLength(1);
+    } finally {
+      standIn.transport.off('exchange', onExchange);
+    }
   });
 });
