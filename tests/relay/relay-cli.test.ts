@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -65,8 +65,10 @@ describeOpensc(['/usr/bin/pkcs11-tool'], 'myna-hil relay and myna-hil run --targ
     const none = await cliWith({ timeoutMs: 30_000 }, 'relay', '--reader', '^no such reader$', '--allow-card', hash);
     expect(none.code, none.stderr).toBe(3);
     expect(none.stderr).toContain(`matches no reader; it must match exactly one (readers: "${R1}")`);
-    const denied = await cliWith({ timeoutMs: 30_000 }, 'relay', '--reader', PHYSICAL, '--allow-card', '11'.repeat(32));
+    const deniedRecord = join(dir, 'denied.jsonl');
+    const denied = await cliWith({ timeoutMs: 30_000 }, 'relay', '--reader', PHYSICAL, '--allow-card', '11'.repeat(32), '--record', deniedRecord);
     expect(denied.code, denied.stderr).toBe(4);
+    expect(existsSync(deniedRecord), 'no session file when nothing was relayed').toBe(false);
     expect(denied.stderr).toContain(`has SHA-256 ${hash}, which is not in the allow-list`);
     expect(ctx.readerState(R0)?.present).toBe(false);
   });

@@ -4,6 +4,7 @@
  * environment (no pcscd, no such reader, no card), 4 the guard refused something during the session or
  * a card was not allowed.
  */
+import { rmSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../../../simulator/errors.ts';
 import type { RelayEvent } from '../../relay/relay.ts';
@@ -116,6 +117,8 @@ const cmd: CommandModule<object, RelayArgs> = {
       onEvent: (e) => log(describeRelayEvent(e)),
     }).catch((err: unknown) => {
       sink?.close();
+      // nothing was relayed, so nothing was recorded: no empty session file is left for replay to reject
+      if (sink && a.record) rmSync(a.record, { force: true });
       const code = (err as { exitCode?: unknown }).exitCode;
       if (err instanceof InputError || (code !== 3 && code !== 4)) throw err;
       console.error(`myna-hil relay: ${(err as Error).message}`);
