@@ -4,7 +4,9 @@
  *
  * - stand-in: the virtual card in its own process in vpcd slot 1 (bench/pcsc-card.ts, card-side fix on);
  * - relay: `startRelay` in its own process (bench/relay-child.ts) serving slot 0 in front of slot 1;
- * - direct: the benchmark's own handle on slot 1; relayed: its handle on slot 0.
+ * - direct: the benchmark's own handle on slot 1; relayed: its handle on slot 0;
+ * - direct, synchronous: the same SELECT to slot 1 through libpcsclite called directly (koffi), as the
+ *   relay's physical side does it, beside the `pcsclite` binding's: the reason for that design.
  *
  * The two paths are interleaved in blocks of 10 APDUs (so that load from other processes on this shared
  * machine falls on both alike), 20 warm-ups, N timed APDUs each with process.hrtime around the client's
@@ -16,6 +18,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { checkPcscEnv } from '../harness/pcsc/env.ts';
+import { connectDirect } from '../harness/pcsc/direct.ts';
 import { vpcdReaderName } from '../harness/pcsc/index.ts';
 import { loadProfile } from '../simulator/profile/io.ts';
 import { exitOf, stopProcess } from './child.ts';
@@ -48,22 +51,40 @@ export async function benchRelay(log: (s: string) => void): Promise<Row[]> {
     // benchmark's direct handle: one APDU through the relay settles it, then the direct handle reconnects.
     await relayed.handle.transmit(SELECT_JPKI);
     await standIn.handle.reconnect('leave');
+    // the benchmark's own synchronous handle on the stand-in (the stand-in runs in another process)
+    const syncHandle = await connectDirect(vpcdReaderName(1), 'shared');
     const m = new Measurer(res.live, log);
     try {
       const sel = [probe('relay SELECT', relayed, SELECT_JPKI), probe('direct SELECT', standIn, SELECT_JPKI)];
+      const sync = probe('direct SELECT, sync', { ...standIn, handle: syncHandle as unknown as Inserted['handle'], command: standIn.command }, SELECT_JPKI);
       const verifySetup = [SELECT_JPKI, SELECT_PIN_EF];
       const ver = [probe('relay VERIFY?', relayed, VERIFY_QUERY, 0x63c3, verifySetup), probe('direct VERIFY?', standIn, VERIFY_QUERY, 0x63c3, verifySetup)];
-      await m.measure('relay vs direct', [sel[0], sel[1], ver[0], ver[1]], N, BLOCK);
+      await m.measure('relay vs direct', [sel[0], sel[1], ver[0], ver[1], sync], N, BLOCK);
       const loadEnd = loadavg();
       await relayed.handle.disconnect('leave').catch(() => {});
       await slots.clear();
       return [
         ...pairRows('SELECT JPKI AP → 90 00', sel[0], sel[1]),
         ...pairRows('VERIFY query `00 20 00 80` on EF 0018 → 63 C3', ver[0], ver[1]),
+        {
+          what: '… the SELECT directly to the stand-in through libpcsclite called synchronously (koffi: the physical side of `myna-hil relay`, harness/pcsc/direct.ts)',
+          value: rtt(sync),
+          target: '(reference)',
+          pass: true,
+          command: CMD,
+        },
+        {
+          what: '… `pcsclite` binding / synchronous call, same SELECT, same run (why the relay calls libpcsclite directly)',
+          value: `${fmt(median(sel[1].samples) / median(sync.samples), 2)}×: ${fmtUs(median(sel[1].samples))} / ${fmtUs(median(sync.samples))}`,
+          target: '(reference)',
+          pass: true,
+          command: CMD,
+        },
         loadRow(setup.loadStart, loadEnd),
       ];
     } finally {
       m.stop();
+      await syncHandle.disconnect('leave').catch(() => {});
     }
   } catch (err) {
     return [{ what: 'relay group', value: `**failed**: ${(err as Error).message}`, target: 'completes', pass: false, command: CMD }];
