@@ -4,17 +4,14 @@
  * relay on slot 0. Exit codes: 2 bad input, 3 the environment, 4 a guard refusal or a card not allowed.
  */
 import { spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { toHex } from '../../simulator/apdu/codec.ts';
 import { resetCounter } from '../../simulator/issuer/issuer.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
-import { sha256 } from '../../harness/flows/card-ref.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
-import { testProfile } from '../support/card.ts';
+import { authCertHash, testProfile } from '../support/card.ts';
 import { BIN, cliWith } from '../support/cli.ts';
 import { describeOpensc, OPENSC_MODULE, openscMissing } from '../support/opensc.ts';
 import { acquirePcscLock } from '../support/pcsc-env.ts';
@@ -39,7 +36,7 @@ describeOpensc(['/usr/bin/pkcs11-tool'], 'myna-hil relay and myna-hil run --targ
     if (why) throw new Error(`OpenSC is needed: ${why}`);
     release = await acquirePcscLock();
     profile = await testProfile('adult');
-    hash = toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
+    hash = authCertHash(profile);
     labEnv = Object.fromEntries((['auth', 'sign', 'juki', 'kenmen'] as const).map((k) => [`MYNA_HIL_PIN_${k.toUpperCase()}`, profile.pins[k].value]));
     dir = mkdtempSync(join(tmpdir(), 'myna-relay-cli-'));
     ctx = await openPcsc();

@@ -7,16 +7,14 @@
  * its response (replay would power the simulator down there and diverge), and the guard's selection
  * is never forgotten in the middle of the harness's counter reading.
  */
-import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
 import { VpcdControl } from '../../simulator/transport/vpcd/messages.ts';
-import { sha256 } from '../../harness/flows/card-ref.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { type Relay, startRelay } from '../../harness/relay/relay.ts';
 import { MemorySink } from '../../harness/session/recorder.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
-import { testCard, testProfile } from '../support/card.ts';
+import { authCertHash, testCard, testProfile } from '../support/card.ts';
 import { FakeVpcdServer, type VpcdPeer } from '../support/fake-vpcd.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
 import { serveRealCard, type ServedCard } from '../support/real-card.ts';
@@ -38,7 +36,7 @@ describePcsc('the relay takes power controls in turn (a fake vpcd in front, the 
   beforeAll(async () => {
     release = await acquirePcscLock();
     profile = await testProfile('adult');
-    const hash = toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
+    const hash = authCertHash(profile);
     ctx = await openPcsc();
     await ctx.waitForCard(R0, 'absent', { timeoutMs: 10_000 });
     await ctx.waitForCard(R1, 'absent', { timeoutMs: 10_000 });

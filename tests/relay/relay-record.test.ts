@@ -11,7 +11,6 @@
  * only from 0.24.0; Debian 12's 0.23 does not, and no command of this session answers differently with
  * it (an empty VERIFY answers 63 Cx whether or not the PIN is verified, docs/card.md §4.2).
  */
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +19,9 @@ import { toHex } from '../../simulator/apdu/codec.ts';
 import { saveProfile } from '../../simulator/profile/io.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import type { VpcdExchange } from '../../simulator/transport/vpcd/messages.ts';
-import { sha256 } from '../../harness/flows/card-ref.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
 import type { SessionLine } from '../../harness/session/format.ts';
-import { testProfile } from '../support/card.ts';
+import { authCertHash, testProfile } from '../support/card.ts';
 import { cliWith } from '../support/cli.ts';
 import { describeOpensc, openscMissing } from '../support/opensc.ts';
 import { acquirePcscLock } from '../support/pcsc-env.ts';
@@ -87,7 +85,7 @@ describeOpensc(TOOLS, 'run --target relay --record: a session per scenario, repl
   });
 
   it('run --target relay --record writes the session: target relay, the physical reader, the ATR and auth certificate of the stand-in', async () => {
-    const hash = toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
+    const hash = authCertHash(profile);
     const env = Object.fromEntries((['auth', 'sign', 'juki', 'kenmen'] as const).map((k) => [`MYNA_HIL_PIN_${k.toUpperCase()}`, profile.pins[k].value]));
     const out = join(dir, 'reports');
     const r = await cliWith(

@@ -5,16 +5,14 @@
  * divergence) and with `behaviour.unknownAidSw` changed (the diff names that SELECT and docs/card.md §5).
  * The stand-in's own `serve --record` session shows the same commands the pcsc target recorded.
  */
-import { X509Certificate } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
-import { sha256 } from '../../harness/flows/card-ref.ts';
 import { vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { type RunningServe, startServe } from '../../harness/serve/serve.ts';
-import { testCard, testProfile } from '../support/card.ts';
+import { authCertHash, testCard, testProfile } from '../support/card.ts';
 import { cli } from '../support/cli.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
 import { type ReadBack, sessionsIn, writeSuite } from './fixtures.ts';
@@ -58,7 +56,7 @@ describePcsc('recorded sessions over PC/SC (vpcd slot 1)', () => {
       });
       const pins = join(s.dir, 'pins.env');
       writeFileSync(pins, ['auth', 'sign', 'juki', 'kenmen'].map((k) => `${k}=${profile.pins[k as 'auth'].value}`).join('\n'), { mode: 0o600 });
-      const hash = toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
+      const hash = authCertHash(profile);
       const out = join(s.dir, 'out');
       const r = await cli(
         'run',

@@ -3,14 +3,12 @@
  * harness's own commands marked, and a replay on the same profile without divergence; on a profile with
  * `behaviour.unknownAidSw` changed the replay names that SELECT and its section.
  */
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
-import { sha256 } from '../../harness/flows/card-ref.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
-import { testCard, testProfile } from '../support/card.ts';
+import { authCertHash, testCard, testProfile } from '../support/card.ts';
 import { cli } from '../support/cli.ts';
 import { sessionsIn, type SuiteDir, writeSuite } from './fixtures.ts';
 
@@ -30,7 +28,7 @@ describe('run --target sim --record', () => {
     const [session, ...more] = sessionsIn(join(s.dir, 'out', 'sessions'));
     expect(more).toEqual([]);
     expect(session.file).toBe('suite--session-001.jsonl');
-    const certSha = toHex(sha256(new Uint8Array(new X509Certificate(profile.certificates.auth).raw))).toLowerCase();
+    const certSha = authCertHash(profile);
     expect(session.header).toMatchObject({
       type: 'header',
       format: 'myna-hil/session',

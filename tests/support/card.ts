@@ -2,6 +2,7 @@
  * Test support: one generated profile per variant per test worker (generation costs about a second),
  * fresh cards from it, and an exchange helper.
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import { cardFromProfile, type CardOptions } from '../../simulator/card/build.ts';
 import type { VirtualCard } from '../../simulator/card/card.ts';
 import { fromHex, parseResponse, toHex } from '../../simulator/apdu/codec.ts';
@@ -49,3 +50,11 @@ export const ascii = (s: string): string => toHex(Buffer.from(s, 'latin1'));
 
 /** `00 20 00 80 Lc <ascii>` as hex. */
 export const verifyCmd = (value: string): string => `002000 80 ${value.length.toString(16).padStart(2, '0')} ${ascii(value)}`;
+
+/**
+ * The card's identity as the lab's allow-list holds it: SHA-256 (hex, lower case) of the auth
+ * certificate's DER, computed here with node:crypto, independently of the harness's own code.
+ */
+export function authCertHash(profile: Profile): string {
+  return createHash('sha256').update(new X509Certificate(profile.certificates.auth).raw).digest('hex');
+}

@@ -5,7 +5,6 @@
  * none or two readers, a card not allowed, an allowed card read through the guard, and a guarded
  * refusal that leaves the card's counter where it was.
  */
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +14,12 @@ import type { VirtualCard } from '../../simulator/card/card.ts';
 import { InputError } from '../../simulator/errors.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { cmd } from '../../harness/flows/apdu.ts';
-import { AID, EF, sha256 } from '../../harness/flows/card-ref.ts';
+import { AID, EF } from '../../harness/flows/card-ref.ts';
 import { vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { type RunningServe, startServe } from '../../harness/serve/serve.ts';
 import { GuardRefused, UnexpectedDrop } from '../../harness/targets/guard.ts';
 import { CardNotAllowed, PcscTarget, type PcscTargetOptions } from '../../harness/targets/pcsc.ts';
-import { testCard, testProfile } from '../support/card.ts';
+import { authCertHash, testCard, testProfile } from '../support/card.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'myna-hil-pcsc-target-'));
@@ -39,8 +38,6 @@ const labEnv = (p: Profile) => ({
   MYNA_HIL_PIN_JUKI: p.pins.juki.value,
   MYNA_HIL_PIN_KENMEN: p.pins.kenmen.value,
 });
-
-const authCertHash = (p: Profile) => toHex(sha256(new Uint8Array(new X509Certificate(p.certificates.auth).raw))).toLowerCase();
 
 const inputError = (f: () => unknown): InputError => {
   try {
