@@ -14,23 +14,16 @@ import { checkSlot, choosePhysicalReader, DEFAULT_REFUSE_SW, type Relay, refuseR
 import type { CardSetup, PinKind } from '../scenario/model.ts';
 import type { SessionCapture } from '../session/capture.ts';
 import type { SessionRecorder } from '../session/recorder.ts';
-import type { GuardEvent } from './guard.ts';
 import { allowList, labPins, readerRegex } from './lab.ts';
+import type { PcscTargetOptions } from './pcsc.ts';
 import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
 
-export interface RelayTargetOptions {
-  reader: string;
+/** The pcsc target's options (reader, allow-list, lab PINs, guard), plus the relay's own. */
+export interface RelayTargetOptions extends PcscTargetOptions {
   /** The vpcd slot of the relay's reader. Default 0. */
   slot?: number;
-  allowCards?: string[];
-  allowCardsFile?: string;
-  pinsFile?: string;
-  env?: Record<string, string | undefined>;
-  allowDestructive?: boolean;
-  floor?: number;
+  /** The status word a refused command is answered with (default 69 83). */
   refuseSw?: number;
-  timeoutMs?: number;
-  onGuardEvent?: (event: GuardEvent) => void;
 }
 
 export const RELAY_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(['module-clients', 'exec-clients']);
