@@ -15,10 +15,10 @@
  *
  * Needs pcscd (bash scripts/pcsc-stack.sh start); holds the machine-wide PC/SC lock; stops what it started.
  */
-import { createHash, X509Certificate } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { checkPcscEnv } from '../harness/pcsc/env.ts';
 import { connectDirect } from '../harness/pcsc/direct.ts';
+import { authCertSha256 } from '../harness/targets/card-host.ts';
 import { vpcdReaderName } from '../harness/pcsc/index.ts';
 import { loadProfile } from '../simulator/profile/io.ts';
 import { exitOf, stopProcess } from './child.ts';
@@ -137,8 +137,7 @@ async function startRelayChild(
   profilePath: string,
   log: (s: string) => void,
 ): Promise<Inserted> {
-  const der = new X509Certificate(loadProfile(profilePath).certificates.auth).raw;
-  const sha = createHash('sha256').update(der).digest('hex');
+  const sha = authCertSha256(loadProfile(profilePath));
   const physical = `^${vpcdReaderName(1)}$`;
   const args = ['bin/run-ts.mjs', 'bench/relay-child.ts', '0', physical, sha];
   log(`relay: starting the relay in front of "${vpcdReaderName(1)}" …`);

@@ -15,6 +15,7 @@
  * answer the card never gave, and silence would freeze vpcd. The virtual card stays out until the
  * physical card is back and allowed again.
  */
+import { toHex } from '../../simulator/apdu/codec.ts';
 import type { ApduChannel } from '../../simulator/card/channel.ts';
 import type { AsyncSmartCard } from '../../simulator/card/types.ts';
 import { InputError } from '../../simulator/errors.ts';
@@ -147,7 +148,6 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').toUpperCase();
 const powerLoss = (why: string): Error => Object.assign(new Error(why), { name: 'PowerLoss' });
 
 /**
@@ -484,7 +484,7 @@ class RelayImpl implements Relay {
     this.authCertSha256 = hash;
     this.startRecording(hash);
     this.serving = true;
-    this.emit({ type: 'inserted', atr: hex(this.atrBytes), authCertSha256: hash });
+    this.emit({ type: 'inserted', atr: toHex(this.atrBytes), authCertSha256: hash });
     if (!first) {
       this.recorder?.power('insert');
       await this.transport?.insert();
