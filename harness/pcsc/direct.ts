@@ -16,6 +16,7 @@
  * Also better than the binding: SCardReconnect exists here (pcsclite 1.0.1 has none), so a reset
  * keeps the exclusive hold instead of disconnecting and connecting again.
  */
+import { importKoffi, type Koffi } from '../../simulator/transport/koffi.ts';
 import { MAX_RESPONSE_LENGTH, PcscError, PcscUnavailableError, SCARD, type Disposition, type ShareMode } from './client.ts';
 
 /** What the relay needs of a connected card: the binding's PcscCard and {@link DirectCard} both fit. */
@@ -43,13 +44,11 @@ let api: Promise<Api> | undefined;
 
 /** libpcsclite's functions bound through koffi (LONG and DWORD are C `long` / `unsigned long` on Linux). */
 async function load(): Promise<Api> {
-  type Koffi = typeof import('koffi');
   let koffi: Koffi;
   try {
-    const mod = (await import('koffi')) as Koffi & { default?: Koffi };
-    koffi = mod.default ?? mod;
+    koffi = await importKoffi();
   } catch (err) {
-    throw new PcscUnavailableError(`the optional npm package koffi could not be loaded (${(err as Error).message.split('\n')[0]})`);
+    throw new PcscUnavailableError((err as Error).message);
   }
   const lib = koffi.load('libpcsclite.so.1');
   const f = (decl: string) => lib.func(decl) as unknown as Fn;

@@ -9,6 +9,7 @@
  *
  * Without koffi, or off Linux, the transport logs once why the fix is unavailable and carries on.
  */
+import { importKoffi, type Koffi } from '../koffi.ts';
 import type { Socket } from 'node:net';
 
 const IPPROTO_TCP = 6;
@@ -34,15 +35,11 @@ let warnedArmFailure = false;
 
 async function loadFfi(): Promise<{ setsockopt?: SetSockOpt; errno?: () => number; reason?: string }> {
   if (process.platform !== 'linux') return { reason: `TCP_QUICKACK is Linux-only (platform is ${process.platform})` };
-  type Koffi = typeof import('koffi');
   let koffi: Koffi;
   try {
-    const mod = (await import('koffi')) as Koffi & { default?: Koffi };
-    koffi = mod.default ?? mod;
+    koffi = await importKoffi();
   } catch (err) {
-    return {
-      reason: `the optional npm package koffi could not be loaded (${(err as Error).message.split('\n')[0]}); run \`npm install koffi\``,
-    };
+    return { reason: (err as Error).message };
   }
   try {
     const libc = koffi.load('libc.so.6');
