@@ -17,7 +17,7 @@
  * keeps the exclusive hold instead of disconnecting and connecting again.
  */
 import { importKoffi, type Koffi } from '../../simulator/transport/koffi.ts';
-import { MAX_RESPONSE_LENGTH, PcscError, PcscUnavailableError, SCARD, type Disposition, type ShareMode } from './client.ts';
+import { MAX_RESPONSE_LENGTH, PcscError, SCARD, type Disposition, type ShareMode } from './client.ts';
 
 /** What the relay needs of a connected card: the binding's PcscCard and {@link DirectCard} both fit. */
 export interface CardHandle {
@@ -42,15 +42,31 @@ const SCOPE_SYSTEM = 2;
 
 let api: Promise<Api> | undefined;
 
+/**
+ * Synchronous card I/O cannot be had here (no koffi, or no libpcsclite to bind): the caller falls back
+ * to the `pcsclite` binding. Not a PcscUnavailableError, whose message is about that binding.
+ */
+export class DirectIoUnavailable extends PcscError {
+  constructor(cause: string) {
+    super(`synchronous card I/O unavailable: ${cause}`);
+    this.name = 'DirectIoUnavailable';
+  }
+}
+
 /** libpcsclite's functions bound through koffi (LONG and DWORD are C `long` / `unsigned long` on Linux). */
 async function load(): Promise<Api> {
   let koffi: Koffi;
   try {
     koffi = await importKoffi();
   } catch (err) {
-    throw new PcscUnavailableError((err as Error).message);
+    throw new DirectIoUnavailable((err as Error).message);
   }
-  const lib = koffi.load('libpcsclite.so.1');
+  let lib: ReturnType<Koffi['load']>;
+  try {
+    lib = koffi.load('libpcsclite.so.1');
+  } catch (err) {
+    throw new DirectIoUnavailable(`libpcsclite.so.1 could not be loaded through koffi (${(err as Error).message}); apt-get install libpcsclite1`);
+  }
   const f = (decl: string) => lib.func(decl) as unknown as Fn;
   return {
     establish: f('long SCardEstablishContext(unsigned long scope, void *r1, void *r2, _Out_ long *context)'),
@@ -71,7 +87,7 @@ function check(rv: number, what: string): void {
   if (code !== 0) throw new PcscError(`${what}: ${new PcscError('', code).codeName ?? 'PC/SC error'} (0x${code.toString(16).padStart(8, '0')})`, code);
 }
 
-/** Opens its own PC/SC context and connects to the card in `reader` (T=1). Throws PcscUnavailableError without koffi. */
+/** Opens its own PC/SC context and connects to the card in `reader` (T=1). Throws DirectIoUnavailable without koffi or libpcsclite. */
 export async function connectDirect(reader: string, share: ShareMode = 'exclusive'): Promise<DirectCard> {
   api ??= load();
   const a = await api.catch((err) => {

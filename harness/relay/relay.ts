@@ -21,8 +21,8 @@ import type { AsyncSmartCard } from '../../simulator/card/types.ts';
 import { InputError } from '../../simulator/errors.ts';
 import { VpcdTransport } from '../../simulator/transport/vpcd/transport.ts';
 import { HARNESS_VERSION } from '../version.ts';
-import { type CardHandle, connectDirect } from '../pcsc/direct.ts';
-import { openPcsc, type PcscContext, PcscUnavailableError, vpcdReaderName } from '../pcsc/index.ts';
+import { type CardHandle, connectDirect, DirectIoUnavailable } from '../pcsc/direct.ts';
+import { openPcsc, type PcscContext, vpcdReaderName } from '../pcsc/index.ts';
 import type { PinCounters } from '../runner/events.ts';
 import type { PinKind } from '../scenario/model.ts';
 import type { CommandOrigin } from '../session/format.ts';
@@ -498,8 +498,8 @@ class RelayImpl implements Relay {
       try {
         return await connectDirect(this.physicalReader, share);
       } catch (err) {
-        if (!(err instanceof PcscUnavailableError)) throw err;
-        this.emit({ type: 'error', message: `synchronous card I/O unavailable, using the pcsclite binding: ${err.message}` });
+        if (!(err instanceof DirectIoUnavailable)) throw err;
+        this.emit({ type: 'error', message: `${err.message}; using the pcsclite binding` });
       }
     }
     return ctx.connect(this.physicalReader, { share });
