@@ -5,6 +5,8 @@
  * started and never ended (the runner stopped) counts as an error.
  */
 import type { RunEvent, ScenarioKey, ScenarioStatus } from '../runner/events.ts';
+import type { ReporterFactory } from './reporter.ts';
+import { writeReport } from './text.ts';
 
 export type RunStartEvent = Extract<RunEvent, { type: 'run-start' }>;
 export type RunEndEvent = Extract<RunEvent, { type: 'run-end' }>;
@@ -120,4 +122,19 @@ export function byFile(record: RunRecord): Map<string, ScenarioRecord[]> {
     else files.set(scenario.file, [scenario]);
   }
   return files;
+}
+
+/**
+ * A reporter that keeps the run's events and, once the run is over, writes one file rendered from
+ * them (junit.xml, report.html).
+ */
+export function fileReporter(name: string, file: string, render: (run: RunRecord) => string): ReporterFactory {
+  return (options) => {
+    const run = new RunRecord();
+    return {
+      name,
+      onEvent: (event) => run.add(event),
+      finish: async () => [writeReport(options.outDir, file, render(run))],
+    };
+  };
 }

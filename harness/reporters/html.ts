@@ -16,11 +16,22 @@
  * sequences and control characters removed) and escaped. APDU commands are already redacted and
  * client output masked in the events; this reporter adds nothing a PIN could hide in.
  */
-import type { PinCounters, RunEvent, ScenarioStatus, StepStatus } from '../runner/events.ts';
+import type { PinCounters, ScenarioStatus, StepStatus } from '../runner/events.ts';
 import { PIN_KINDS, type PinKind } from '../scenario/model.ts';
-import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.ts';
-import { apdusOf, byFile, durationOf, type ExpectationEvent, messageOf, RunRecord, type ScenarioEvent, type ScenarioRecord, statusOf } from './collect.ts';
-import { cleanLine, escapeAttr, escapeText, formatDuration, summaryText, writeReport } from './text.ts';
+import type { ReporterFactory } from './reporter.ts';
+import {
+  apdusOf,
+  byFile,
+  fileReporter,
+  durationOf,
+  type ExpectationEvent,
+  messageOf,
+  type RunRecord,
+  type ScenarioEvent,
+  type ScenarioRecord,
+  statusOf,
+} from './collect.ts';
+import { cleanLine, escapeAttr, escapeText, formatDuration, summaryText } from './text.ts';
 
 export const HTML_FILE = 'report.html';
 
@@ -33,22 +44,7 @@ const LABEL: Record<ScenarioStatus, string> = {
   skipped: 'skipped',
 };
 
-export const htmlReporter: ReporterFactory = (options) => new HtmlReporter(options);
-
-class HtmlReporter implements Reporter {
-  readonly name = 'html';
-  private readonly run = new RunRecord();
-
-  constructor(private readonly options: ReporterOptions) {}
-
-  onEvent(event: RunEvent): void {
-    this.run.add(event);
-  }
-
-  async finish(): Promise<string[]> {
-    return [writeReport(this.options.outDir, HTML_FILE, htmlReport(this.run))];
-  }
-}
+export const htmlReporter: ReporterFactory = fileReporter('html', HTML_FILE, htmlReport);
 
 /** The whole page. */
 export function htmlReport(run: RunRecord): string {

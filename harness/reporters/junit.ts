@@ -13,29 +13,24 @@
  *
  * Every text is cleaned (escape sequences, XML-invalid and control characters removed) and escaped.
  */
-import type { PinCounters, RunEvent } from '../runner/events.ts';
-import type { Reporter, ReporterFactory, ReporterOptions } from './reporter.ts';
-import { byFile, durationOf, failedExpectations, messageOf, RunRecord, type ScenarioEvent, type ScenarioRecord, statusOf } from './collect.ts';
-import { apduText, escapeAttr, escapeText, expectationKind, expectationText, formatDuration, writeReport } from './text.ts';
+import type { PinCounters } from '../runner/events.ts';
+import type { ReporterFactory } from './reporter.ts';
+import {
+  byFile,
+  fileReporter,
+  durationOf,
+  failedExpectations,
+  messageOf,
+  type RunRecord,
+  type ScenarioEvent,
+  type ScenarioRecord,
+  statusOf,
+} from './collect.ts';
+import { apduText, escapeAttr, escapeText, expectationKind, expectationText, formatDuration } from './text.ts';
 
 export const JUNIT_FILE = 'junit.xml';
 
-export const junitReporter: ReporterFactory = (options) => new JunitReporter(options);
-
-class JunitReporter implements Reporter {
-  readonly name = 'junit';
-  private readonly run = new RunRecord();
-
-  constructor(private readonly options: ReporterOptions) {}
-
-  onEvent(event: RunEvent): void {
-    this.run.add(event);
-  }
-
-  async finish(): Promise<string[]> {
-    return [writeReport(this.options.outDir, JUNIT_FILE, junitXml(this.run))];
-  }
-}
+export const junitReporter: ReporterFactory = fileReporter('junit', JUNIT_FILE, junitXml);
 
 /** The whole document. */
 export function junitXml(run: RunRecord): string {
