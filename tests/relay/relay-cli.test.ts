@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resetCounter } from '../../simulator/issuer/issuer.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
-import { authCertHash, testProfile } from '../support/card.ts';
+import { authCertHash, testProfile, labPinEnv } from '../support/card.ts';
 import { BIN, cliWith } from '../support/cli.ts';
 import { describeOpensc, OPENSC_MODULE, openscMissing } from '../support/opensc.ts';
 import { acquirePcscLock } from '../support/pcsc-env.ts';
@@ -37,7 +37,7 @@ describeOpensc(['/usr/bin/pkcs11-tool'], 'myna-hil relay and myna-hil run --targ
     release = await acquirePcscLock();
     profile = await testProfile('adult');
     hash = authCertHash(profile);
-    labEnv = Object.fromEntries((['auth', 'sign', 'juki', 'kenmen'] as const).map((k) => [`MYNA_HIL_PIN_${k.toUpperCase()}`, profile.pins[k].value]));
+    labEnv = labPinEnv(profile);
     dir = mkdtempSync(join(tmpdir(), 'myna-relay-cli-'));
     ctx = await openPcsc();
     await ctx.waitForCard(R0, 'absent', { timeoutMs: 10_000 });

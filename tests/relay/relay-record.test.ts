@@ -21,7 +21,7 @@ import type { Profile } from '../../simulator/profile/schema.ts';
 import type { VpcdExchange } from '../../simulator/transport/vpcd/messages.ts';
 import { openPcsc, type PcscContext, vpcdReaderName } from '../../harness/pcsc/index.ts';
 import type { SessionLine } from '../../harness/session/format.ts';
-import { authCertHash, testProfile } from '../support/card.ts';
+import { authCertHash, testProfile, labPinEnv } from '../support/card.ts';
 import { cliWith } from '../support/cli.ts';
 import { describeOpensc, openscMissing } from '../support/opensc.ts';
 import { acquirePcscLock } from '../support/pcsc-env.ts';
@@ -86,7 +86,7 @@ describeOpensc(TOOLS, 'run --target relay --record: a session per scenario, repl
 
   it('run --target relay --record writes the session: target relay, the physical reader, the ATR and auth certificate of the stand-in', async () => {
     const hash = authCertHash(profile);
-    const env = Object.fromEntries((['auth', 'sign', 'juki', 'kenmen'] as const).map((k) => [`MYNA_HIL_PIN_${k.toUpperCase()}`, profile.pins[k].value]));
+    const env = labPinEnv(profile);
     const out = join(dir, 'reports');
     const r = await cliWith(
       { env, timeoutMs: 120_000 },

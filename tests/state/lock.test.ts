@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCard } from '../../harness/load-card.ts';
-import { InputError } from '../../simulator/errors.ts';
 import { saveProfile } from '../../simulator/profile/io.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { FileStore } from '../../simulator/state/store.ts';
 import { testProfile, tx, verifyCmd } from '../support/card.ts';
 import { cli } from '../support/cli.ts';
 import { startFixture } from './child.ts';
+import { inputErrorOf } from '../support/errors.ts';
 
 const JPKI = '00A4040C0AD392F000260100000001';
 let dir: string;
@@ -32,23 +32,12 @@ const fresh = () => join(dir, `state-${n++}.json`);
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const lockHolder = (path: string) => JSON.parse(readFileSync(`${path}.lock`, 'utf8')).pid as number;
 
-/** The InputError `f` throws (fails if it throws none or another kind). */
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return err as InputError;
-  }
-  throw new Error('no error thrown');
-}
-
 describe('in one process', () => {
   it('a second FileStore on the same file is refused, naming the file and this process; after close() it is free', () => {
     const path = fresh();
     const first = new FileStore(path);
     expect(lockHolder(path)).toBe(process.pid);
-    const e = inputError(() => new FileStore(path));
+    const e = inputErrorOf(() => new FileStore(path));
     expect(e.message).toMatch(
       new RegExp(`^${esc(path)}: the state file is in use by this process \\(pid ${process.pid}\\) \\(lock file ${esc(path)}\\.lock\\)`),
     );
@@ -107,7 +96,7 @@ describe('in one process', () => {
   it('a lock file that is not ours is left alone, and the message says how to proceed', () => {
     const path = fresh();
     writeFileSync(`${path}.lock`, 'hello');
-    const e = inputError(() => new FileStore(path));
+    const e = inputErrorOf(() => new FileStore(path));
     expect(e.message).toContain(`${path}: the state file is in use by a lock file this program cannot read`);
     expect(e.message).toContain(`delete ${path}.lock if no myna-hil uses this state file`);
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe('hello');
@@ -120,7 +109,7 @@ describe('across processes', () => {
     const child = startFixture('hold-state', path);
     try {
       await child.waitForLine('ready');
-      expect(inputError(() => new FileStore(path)).message).toContain(`${path}: the state file is in use by process ${child.pid} (lock file ${path}.lock)`);
+      expect(inputErrorOf(() => new FileStore(path)).message).toContain(`${path}: the state file is in use by process ${child.pid} (lock file ${path}.lock)`);
       const r = await cli('issuer', 'status', '--card', profilePath, '--state', path);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`myna-hil: ${path}: the state file is in use by process ${child.pid}`);

@@ -58,3 +58,8 @@ export const verifyCmd = (value: string): string => `002000 80 ${value.length.to
 export function authCertHash(profile: Profile): string {
   return createHash('sha256').update(new X509Certificate(profile.certificates.auth).raw).digest('hex');
 }
+
+/** The lab's PIN values of a card as the pcsc and relay targets read them: MYNA_HIL_PIN_AUTH, _SIGN, _JUKI, _KENMEN. */
+export function labPinEnv(profile: Profile): Record<string, string> {
+  return Object.fromEntries((['auth', 'sign', 'juki', 'kenmen'] as const).map((k) => [`MYNA_HIL_PIN_${k.toUpperCase()}`, profile.pins[k].value]));
+}

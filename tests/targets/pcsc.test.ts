@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../simulator/apdu/codec.ts';
 import type { VirtualCard } from '../../simulator/card/card.ts';
-import { InputError } from '../../simulator/errors.ts';
 import type { Profile } from '../../simulator/profile/schema.ts';
 import { cmd } from '../../harness/flows/apdu.ts';
 import { AID, EF } from '../../harness/flows/card-ref.ts';
@@ -19,7 +18,8 @@ import { vpcdReaderName } from '../../harness/pcsc/index.ts';
 import { type RunningServe, startServe } from '../../harness/serve/serve.ts';
 import { GuardRefused, UnexpectedDrop } from '../../harness/targets/guard.ts';
 import { CardNotAllowed, PcscTarget, type PcscTargetOptions } from '../../harness/targets/pcsc.ts';
-import { authCertHash, testCard, testProfile } from '../support/card.ts';
+import { authCertHash, testCard, testProfile, labPinEnv } from '../support/card.ts';
+import { inputErrorOf } from '../support/errors.ts';
 import { acquirePcscLock, describePcsc } from '../support/pcsc-env.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'myna-hil-pcsc-target-'));
@@ -32,22 +32,6 @@ const file = (name: string, text: string) => {
 };
 
 /** PIN values of the profile as the lab's environment gives them. */
-const labEnv = (p: Profile) => ({
-  MYNA_HIL_PIN_AUTH: p.pins.auth.value,
-  MYNA_HIL_PIN_SIGN: p.pins.sign.value,
-  MYNA_HIL_PIN_JUKI: p.pins.juki.value,
-  MYNA_HIL_PIN_KENMEN: p.pins.kenmen.value,
-});
-
-const inputError = (f: () => unknown): InputError => {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(InputError);
-    return err as InputError;
-  }
-  throw new Error('expected an InputError');
-};
 
 describe('pcsc target input (no PC/SC needed)', () => {
   const env = { MYNA_HIL_PIN_AUTH: '1234', MYNA_HIL_PIN_SIGN: 'ABC123', MYNA_HIL_PIN_JUKI: '5678', MYNA_HIL_PIN_KENMEN: '2468' };
@@ -58,16 +42,16 @@ describe('pcsc target input (no PC/SC needed)', () => {
   });
 
   it('a reader regex that does not compile is an input error naming it', () => {
-    expect(inputError(() => make({ reader: 'Virtual (PCD' })).message).toMatch(/^--reader Virtual \(PCD: not a regular expression/);
+    expect(inputErrorOf(() => make({ reader: 'Virtual (PCD' })).message).toMatch(/^--reader Virtual \(PCD: not a regular expression/);
   });
 
   it('allow-list values and files: 64 hex digits, comments allowed; a bad line names file:line', () => {
-    expect(inputError(() => make({ allowCards: ['abc'] })).message).toMatch(/^--allow-card: "abc" is not a SHA-256/);
+    expect(inputErrorOf(() => make({ allowCards: ['abc'] })).message).toMatch(/^--allow-card: "abc" is not a SHA-256/);
     const good = file('allow-good.txt', `# lab cards\n${'A'.repeat(64)}  # card 1\n\n`);
     expect(() => make({ allowCardsFile: good })).not.toThrow();
     const bad = file('allow-bad.txt', `${'a'.repeat(64)}\nnot-a-hash\n`);
-    expect(inputError(() => make({ allowCardsFile: bad })).message).toMatch(new RegExp(`^${bad}:2: "not-a-hash" is not a SHA-256`));
-    expect(inputError(() => make({ allowCardsFile: join(dir, 'absent.txt') })).message).toContain('no such file');
+    expect(inputErrorOf(() => make({ allowCardsFile: bad })).message).toMatch(new RegExp(`^${bad}:2: "not-a-hash" is not a SHA-256`));
+    expect(inputErrorOf(() => make({ allowCardsFile: join(dir, 'absent.txt') })).message).toContain('no such file');
   });
 
   it('PIN values come from the environment or a --pins file (the file wins); common defaults to juki', async () => {
@@ -86,25 +70,25 @@ describe('pcsc target input (no PC/SC needed)', () => {
   });
 
   it('a missing, malformed or mistyped PIN value is an input error that names the source and never the value', () => {
-    expect(inputError(() => new PcscTarget({ reader: 'x', env: { MYNA_HIL_PIN_AUTH: '1234' } })).message).toBe(
+    expect(inputErrorOf(() => new PcscTarget({ reader: 'x', env: { MYNA_HIL_PIN_AUTH: '1234' } })).message).toBe(
       "the pcsc target needs the lab's value of each PIN of the card; missing: sign, juki, kenmen " +
         '(fix: set MYNA_HIL_PIN_SIGN, MYNA_HIL_PIN_JUKI, MYNA_HIL_PIN_KENMEN, or give --pins <file> with sign=…, juki=…, kenmen=…)',
     );
-    const short = inputError(() => make({ env: { ...env, MYNA_HIL_PIN_AUTH: '98765' } })).message;
+    const short = inputErrorOf(() => make({ env: { ...env, MYNA_HIL_PIN_AUTH: '98765' } })).message;
     expect(short).toMatch(/^the environment variable MYNA_HIL_PIN_AUTH: the auth PIN must be 4 digits/);
     expect(short).not.toContain('98765');
     const lower = file('lower.env', 'sign=abc12345\n');
-    const m = inputError(() => make({ pinsFile: lower })).message;
+    const m = inputErrorOf(() => make({ pinsFile: lower })).message;
     expect(m).toMatch(new RegExp(`^${lower}:1: the sign PIN must be`));
     expect(m).not.toContain('abc12345');
     const numeric = file('numeric.json', '{"auth": 1234}');
-    expect(inputError(() => make({ pinsFile: numeric })).message).toBe(`${numeric} field auth: the value of auth must be a string (fix: quote it, "0123")`);
+    expect(inputErrorOf(() => make({ pinsFile: numeric })).message).toBe(`${numeric} field auth: the value of auth must be a string (fix: quote it, "0123")`);
     const broken = file('broken.json', '{"auth": "9876" "sign": "Q"}');
-    const b = inputError(() => make({ pinsFile: broken })).message;
+    const b = inputErrorOf(() => make({ pinsFile: broken })).message;
     expect(b).toMatch(/not valid JSON/);
     expect(b).not.toContain('9876');
     const unknown = file('unknown.env', 'pin=1234\n');
-    expect(inputError(() => make({ pinsFile: unknown })).message).toMatch(new RegExp(`^${unknown}:1: unknown key "pin"`));
+    expect(inputErrorOf(() => make({ pinsFile: unknown })).message).toMatch(new RegExp(`^${unknown}:1: unknown key "pin"`));
   });
 });
 
@@ -117,7 +101,7 @@ describePcsc('pcsc target against the simulator in "Virtual PCD 00 01"', () => {
   let profile: Profile;
   const targets: PcscTarget[] = [];
   const target = (o: Partial<PcscTargetOptions> = {}) => {
-    const t = new PcscTarget({ reader: `^${READER}$`, env: labEnv(profile), allowCards: [authCertHash(profile)], timeoutMs: 20_000, ...o });
+    const t = new PcscTarget({ reader: `^${READER}$`, env: labPinEnv(profile), allowCards: [authCertHash(profile)], timeoutMs: 20_000, ...o });
     targets.push(t);
     return t;
   };

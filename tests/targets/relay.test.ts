@@ -3,8 +3,8 @@
  * target does: a reader regex, an allow-list entry or file, a refusal status word, a vpcd slot.
  */
 import { expect, it } from 'vitest';
-import { InputError } from '../../simulator/errors.ts';
 import { RelayTarget } from '../../harness/targets/relay.ts';
+import { inputErrorOf } from '../support/errors.ts';
 
 const ok = { reader: 'SONY', env: {} };
 
@@ -16,14 +16,7 @@ it.each([
   [{ slot: 16 }, '--slot 16: a vpcd slot is 0..15'],
   [{ slot: 1.5 }, '--slot 1.5: a vpcd slot is 0..15'],
 ])('bad input %j is an InputError naming it, before PC/SC', (bad, message) => {
-  let err: unknown;
-  try {
-    new RelayTarget({ ...ok, ...bad });
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(InputError);
-  expect((err as Error).message).toContain(message);
+  expect(inputErrorOf(() => new RelayTarget({ ...ok, ...bad })).message).toContain(message);
 });
 
 it('good input makes a target with exec clients (the relay reader) and without card events', () => {
