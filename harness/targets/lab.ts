@@ -42,7 +42,7 @@ const envName = (pin: PinKind) => `MYNA_HIL_PIN_${pin.toUpperCase()}`;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
 /** The one reader of `readers` the regex matches, or the message saying why not (none, several). */
-export function matchOneReader(readers: readonly string[], re: RegExp, source: string): { reader: string } | { error: string } {
+function matchOneReader(readers: readonly string[], re: RegExp, source: string): { reader: string } | { error: string } {
   const matching = readers.filter((r) => re.test(r));
   if (matching.length === 1) return { reader: matching[0] };
   const found = matching.length === 0 ? 'matches no reader' : `matches ${matching.length} readers (${matching.map((r) => `"${r}"`).join(', ')})`;

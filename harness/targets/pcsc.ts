@@ -27,7 +27,7 @@ import type { CardExpect, CardSetup, PinKind } from '../scenario/model.ts';
 import type { SessionCapture } from '../session/capture.ts';
 import type { CommandOrigin } from '../session/format.ts';
 import { GuardedChannel, type GuardEvent, GuardRefused, isGuarded, type UnexpectedDrop } from './guard.ts';
-import { allowList, checkCardAllowed, labPins, matchOneReader, readerRegex, TargetEnvironmentError } from './lab.ts';
+import { allowList, checkCardAllowed, labPins, pickReader, readerRegex, TargetEnvironmentError } from './lab.ts';
 import type { Capability, PreparedCard, Target, TraceEntry } from './target.ts';
 
 export { CardNotAllowed, TargetEnvironmentError } from './lab.ts';
@@ -84,13 +84,10 @@ export class PcscTarget implements Target {
   async check(): Promise<string | undefined> {
     try {
       this.ctx ??= await openPcsc();
-      const readers = await this.ctx.listReaders({ timeoutMs: this.timeoutMs });
-      const match = matchOneReader(readers, this.readerRe, this.options.reader);
-      if ('error' in match) return match.error;
-      this.readerName = match.reader;
+      this.readerName = await pickReader(this.ctx, this.readerRe, this.options.reader, this.timeoutMs);
       return undefined;
     } catch (err) {
-      return `PC/SC is not usable: ${(err as Error).message}`;
+      return err instanceof TargetEnvironmentError ? err.message : `PC/SC is not usable: ${(err as Error).message}`;
     }
   }
 
